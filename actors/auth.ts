@@ -1,0 +1,69 @@
+import { timingSafeEqual } from "node:crypto";
+import { UserError } from "rivetkit";
+import { actorServices } from "./services.js";
+
+/**
+ * Connection parameters every caller presents.
+ * - A browser (through `/api/rivet`) sends the user's better-auth session `token`.
+ * - Kiln's own gateway and actors send `internal` (a key only Kiln processes know) and,
+ *   when acting for an already-authenticated user, `actAs` with that user's id.
+ */
+export interface KilnConnParams {
+  token?: string;
+  internal?: string;
+  actAs?: string;
+}
+
+/** Who is on the other end of a connection, fixed when it opens. */
+export interface Caller {
+  /** The user this connection acts for; null only for Kiln-internal system calls. */
+  userId: string | null;
+  internal: boolean;
+}
+
+export const ACTOR_ERRORS = {
+  unauthorized: "unauthorized",
+  forbidden: "forbidden",
+  invalidRequest: "invalid_request",
+  notFound: "not_found",
+  conflict: "conflict",
+} as const;
+
+export function forbidden(message = "You are not a member of this organization."): UserError {
+  return new UserError(message, { code: ACTOR_ERRORS.forbidden });
+}
+
+function sameKey(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+/**
+ * Resolves a connection's caller from its params, or throws a UserError that the client sees
+ * with a stable code. Runs before any action or event reaches the connection.
+ */
+export async function resolveCaller(params: unknown): Promise<Caller> {
+  const p = (params ?? {}) as KilnConnParams;
+  const services = actorServices();
+  if (typeof p.internal === "string") {
+    if (!sameKey(p.internal, services.internalKey)) throw forbidden("Invalid internal credential.");
+    return { userId: typeof p.actAs === "string" ? p.actAs : null, internal: true };
+  }
+  if (typeof p.token !== "string" || p.token.length === 0) {
+    throw new UserError("Sign in first: pass your session token as the connection param `token`.", {
+      code: ACTOR_ERRORS.unauthorized,
+    });
+  }
+  const session = await services.verifySessionToken(p.token);
+  if (!session) {
+    throw new UserError("The session token is invalid, expired or signed out.", { code: ACTOR_ERRORS.unauthorized });
+  }
+  return { userId: session.userId, internal: false };
+}
+
+/** Internal params for a call Kiln makes for a user it has already authenticated. */
+export function internalParams(actAs?: string): KilnConnParams {
+  const key = actorServices().internalKey;
+  return actAs ? { internal: key, actAs } : { internal: key };
+}

@@ -1,0 +1,41 @@
+import type { Logger } from "pino";
+import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
+
+/** What an actor may learn about a session token: who it belongs to, or nothing. */
+export interface VerifiedSession {
+  userId: string;
+  sessionId: string;
+}
+
+/** A snapshot an OrganizationActor pushes into the gateway's membership index. */
+export interface OrgIndexSnapshot {
+  orgId: string;
+  kind: OrgKind;
+  name: string;
+  members: { userId: string; role: OrgMemberRole }[];
+}
+
+/**
+ * Process resources the actors need but must not own: the session verifier and the
+ * membership index writer. The server installs them once at start, on every process that
+ * hosts actors. They are handles (database pools), never facts: every fact lives in actor
+ * state or the app database, so nothing here breaks when actors move between processes.
+ */
+export interface ActorServices {
+  verifySessionToken(token: string): Promise<VerifiedSession | null>;
+  /** Key that marks a call from Kiln's own gateway or actors. Derived from the auth secret. */
+  internalKey: string;
+  syncOrgIndex(snapshot: OrgIndexSnapshot): Promise<void>;
+  logger: Logger;
+}
+
+let installed: ActorServices | undefined;
+
+export function installActorServices(services: ActorServices): void {
+  installed = services;
+}
+
+export function actorServices(): ActorServices {
+  if (!installed) throw new Error("Actor services are not installed: start actors through server/rivet.ts");
+  return installed;
+}

@@ -1,0 +1,171 @@
+import { createHmac } from "node:crypto";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { serve, type ServerType } from "@hono/node-server";
+import { createNodeWebSocket } from "@hono/node-ws";
+import { cors } from "hono/cors";
+import type { Logger } from "pino";
+import type { ActorServices } from "../actors/services.js";
+import { InvalidRequestError } from "../shared/errors.js";
+import { createAuth, type KilnAuth } from "./auth.js";
+import type { KilnConfig } from "./config.js";
+import { lockDataDir, resolveAuthSecret } from "./data-dir.js";
+import { openAppDatabase, type AppDatabase } from "./db/index.js";
+import { handleError, handleNotFound } from "./middleware/errors.js";
+import { requestContext } from "./middleware/request-context.js";
+import { requireSession } from "./middleware/session.js";
+import { Organizations } from "./organizations.js";
+import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
+import { authRoutes } from "./routes/auth.js";
+import { docsRoutes } from "./routes/docs.js";
+import { healthRoutes } from "./routes/health.js";
+import { meRoutes } from "./routes/me.js";
+import type { KilnEnv } from "./types.js";
+
+export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+
+export interface Kiln {
+  url: string;
+  port: number;
+  app: OpenAPIHono<KilnEnv>;
+  db: AppDatabase;
+  auth: KilnAuth;
+  client: KilnClient;
+  organizations: Organizations;
+  actorsMode: "local" | "engine";
+  close(): Promise<void>;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** The key internal callers present to actors; derived so every Kiln process sharing the secret agrees. */
+function deriveInternalKey(secret: string): string {
+  return createHmac("sha256", secret).update("kiln/actor-internal/v1").digest("base64url");
+}
+
+/**
+ * Starts a whole Kiln: data-directory lock, app database with migrations, auth, actors and the
+ * HTTP gateway on one port. Resolves once it is accepting requests.
+ */
+export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kiln> {
+  const lock = lockDataDir(config.dataDir);
+  const cleanup: (() => Promise<void> | void)[] = [() => lock.release()];
+  try {
+    const { secret, generated } = resolveAuthSecret(config.dataDir, config.authSecret);
+    if (generated) logger.warn({ dataDir: config.dataDir }, "generated an auth secret for development and kept it in the data directory");
+
+    const db = await openAppDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, "pglite") });
+    cleanup.unshift(() => db.close());
+    await db.migrate();
+
+    const port = config.port === 0 ? await freePort(config.host) : config.port;
+    const localUrl = `http://${config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host}:${port}`;
+    const baseURL = config.publicUrl ?? localUrl;
+
+    let client: KilnClient | undefined;
+    const organizations = new Organizations(db.db, () => {
+      if (!client) throw new Error("actors are not started yet");
+      return client;
+    });
+    const auth = createAuth({
+      config: { ...config, allowedOrigins: [...new Set([...config.allowedOrigins, new URL(localUrl).origin])] },
+      secret,
+      baseURL,
+      database: db,
+      logger,
+      onUserCreated: async (user) => {
+        await organizations.ensurePersonal(user);
+      },
+    });
+
+    const services: ActorServices = {
+      internalKey: deriveInternalKey(secret),
+      logger: logger.child({ component: "actors" }),
+      verifySessionToken: async (token) => {
+        const result = await auth.api.getSession({ headers: new Headers({ authorization: `Bearer ${token}` }) });
+        return result ? { userId: result.user.id, sessionId: result.session.id } : null;
+      },
+      syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
+    };
+    const rivet = startRivet(config, services, logger);
+    client = rivet.client;
+    cleanup.unshift(() => rivet.shutdown());
+
+    const app = new OpenAPIHono<KilnEnv>({
+      defaultHook: (result) => {
+        if (!result.success) throw new InvalidRequestError("The request does not match the schema.", result.error.issues);
+      },
+    });
+    app.use("*", requestContext(logger));
+    app.use(
+      "*",
+      cors({
+        origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
+        credentials: true,
+        allowHeaders: ["content-type", "authorization", "x-request-id"],
+        exposeHeaders: ["x-request-id", "set-auth-token"],
+      }),
+    );
+    app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
+    app.route("/", authRoutes(auth));
+    app.use("/v1/*", requireSession(auth));
+    app.route("/", meRoutes(organizations));
+    app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
+    app.route("/", rivet.router);
+    app.route("/", docsRoutes(app, VERSION));
+    app.notFound(handleNotFound);
+    app.onError(handleError);
+
+    const nodeWs = createNodeWebSocket({ app });
+    rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
+    const server: ServerType = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port, hostname: config.host }, () => resolve(s));
+      s.once("error", reject);
+    });
+    nodeWs.injectWebSocket(server);
+    cleanup.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          if ("closeAllConnections" in server) server.closeAllConnections();
+        }),
+    );
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: localUrl,
+      port,
+      app,
+      db,
+      auth,
+      client: rivet.client,
+      organizations,
+      actorsMode: rivet.mode,
+      close: () => (closing ??= runCleanup(cleanup, logger)),
+    };
+  } catch (err) {
+    await runCleanup(cleanup, logger);
+    throw err;
+  }
+}
+
+async function runCleanup(steps: (() => Promise<void> | void)[], logger: Logger): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      logger.warn({ err }, "shutdown step failed");
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { betterAuth } from "better-auth";
+import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import { bearer } from "better-auth/plugins";
+import type { Logger } from "pino";
+import type { KilnConfig } from "./config.js";
+import type { AppDatabase } from "./db/index.js";
+import { schema } from "./db/schema.js";
+
+export interface AuthOptions {
+  config: KilnConfig;
+  secret: string;
+  baseURL: string;
+  database: AppDatabase;
+  logger: Logger;
+  /** Runs after a user row is committed: creates their personal organization. */
+  onUserCreated(user: { id: string; name: string; email: string }): Promise<void>;
+}
+
+/** better-auth with email/password, bearer tokens, and GitHub/Google when configured. */
+export function createAuth(opts: AuthOptions) {
+  const { config, logger } = opts;
+  const log = logger.child({ component: "better-auth" });
+  return betterAuth({
+    appName: "Kiln",
+    baseURL: opts.baseURL,
+    basePath: "/api/auth",
+    secret: opts.secret,
+    database: drizzleAdapter(opts.database.db, { provider: "pg", schema }),
+    trustedOrigins: config.allowedOrigins,
+    emailAndPassword: { enabled: true, autoSignIn: true, minPasswordLength: 8 },
+    socialProviders: {
+      ...(config.github ? { github: { clientId: config.github.clientId, clientSecret: config.github.clientSecret } } : {}),
+      ...(config.google ? { google: { clientId: config.google.clientId, clientSecret: config.google.clientSecret } } : {}),
+    },
+    plugins: [bearer()],
+    telemetry: { enabled: false },
+    logger: {
+      level: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
+      log: (level, message, ...args) => {
+        const fn = level === "error" ? log.error : level === "warn" ? log.warn : level === "debug" ? log.debug : log.info;
+        fn.call(log, { args: args.length ? args : undefined }, message);
+      },
+    },
+    databaseHooks: {
+      user: {
+        create: {
+          after: async (user) => {
+            await opts.onUserCreated({ id: user.id, name: user.name, email: user.email });
+          },
+        },
+      },
+    },
+  });
+}
+
+export type KilnAuth = ReturnType<typeof createAuth>;

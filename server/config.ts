@@ -1,0 +1,147 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseEnv } from "node:util";
+import { z } from "zod";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const optionalString = z
+  .string()
+  .transform((v) => v.trim())
+  .pipe(z.string())
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+const url = (protocols: string[], what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a ${what} URL (${protocols.map((p) => `${p}//`).join(" or ")}...)`);
+
+const EnvSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: z.coerce
+      .number({ error: "must be a port number" })
+      .int("must be a whole number")
+      .min(0, "must be between 0 and 65535")
+      .max(65535, "must be between 0 and 65535")
+      .default(7741),
+    HOST: z.string().trim().min(1).default("127.0.0.1"),
+    KILN_DATA_DIR: z.string().trim().min(1).default("./.kiln"),
+    KILN_PUBLIC_URL: url(["http:", "https:"], "http(s)").optional(),
+    KILN_ALLOWED_ORIGINS: z
+      .string()
+      .default("")
+      .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean))
+      .pipe(z.array(url(["http:", "https:"], "http(s) origin"))),
+    DATABASE_URL: optionalString.pipe(url(["postgres:", "postgresql:"], "postgres").optional()),
+    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+    BETTER_AUTH_SECRET: optionalString,
+    GITHUB_CLIENT_ID: optionalString,
+    GITHUB_CLIENT_SECRET: optionalString,
+    GOOGLE_CLIENT_ID: optionalString,
+    GOOGLE_CLIENT_SECRET: optionalString,
+    RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
+    RIVET_TOKEN: optionalString,
+    RIVET_NAMESPACE: optionalString,
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === "production") {
+      if (!env.BETTER_AUTH_SECRET) {
+        ctx.addIssue({ code: "custom", path: ["BETTER_AUTH_SECRET"], message: "is required when NODE_ENV=production" });
+      } else if (env.BETTER_AUTH_SECRET.length < 32) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["BETTER_AUTH_SECRET"],
+          message: "must be at least 32 characters when NODE_ENV=production",
+        });
+      }
+    }
+    for (const provider of ["GITHUB", "GOOGLE"] as const) {
+      const id = env[`${provider}_CLIENT_ID`];
+      const secret = env[`${provider}_CLIENT_SECRET`];
+      if (id && !secret) {
+        ctx.addIssue({ code: "custom", path: [`${provider}_CLIENT_SECRET`], message: `is required when ${provider}_CLIENT_ID is set` });
+      }
+      if (secret && !id) {
+        ctx.addIssue({ code: "custom", path: [`${provider}_CLIENT_ID`], message: `is required when ${provider}_CLIENT_SECRET is set` });
+      }
+    }
+  });
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface OAuthClient {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Kiln's validated configuration. Secrets live here and nowhere else. */
+export interface KilnConfig {
+  nodeEnv: Env["NODE_ENV"];
+  port: number;
+  host: string;
+  dataDir: string;
+  publicUrl: string | undefined;
+  allowedOrigins: string[];
+  databaseUrl: string | undefined;
+  logLevel: Env["LOG_LEVEL"];
+  /** Undefined until resolved: in development a missing secret is generated once and kept in the data directory. */
+  authSecret: string | undefined;
+  github: OAuthClient | undefined;
+  google: OAuthClient | undefined;
+  rivet: { endpoint: string; token: string | undefined; namespace: string | undefined } | undefined;
+}
+
+/** One line per problem, each naming its variable. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** Reads `.env` from `cwd` when present. Variables already in the environment win. */
+export function readDotEnv(cwd = process.cwd()): Record<string, string> {
+  const path = resolve(cwd, ".env");
+  if (!existsSync(path)) return {};
+  return parseEnv(readFileSync(path, "utf8")) as Record<string, string>;
+}
+
+/** Validates the environment into a KilnConfig, or throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): KilnConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join(".") || "environment";
+        const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL/.test(name) ? ` (got "${env[name]}")` : "";
+        return `${name}: ${issue.message}${received}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(cwd, e.KILN_DATA_DIR),
+    publicUrl: e.KILN_PUBLIC_URL?.replace(/\/+$/, ""),
+    allowedOrigins: e.KILN_ALLOWED_ORIGINS.map((o) => new URL(o).origin),
+    databaseUrl: e.DATABASE_URL,
+    logLevel: e.LOG_LEVEL,
+    authSecret: e.BETTER_AUTH_SECRET,
+    github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
+    google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
+    rivet: e.RIVET_ENDPOINT ? { endpoint: e.RIVET_ENDPOINT, token: e.RIVET_TOKEN, namespace: e.RIVET_NAMESPACE } : undefined,
+  };
+}

@@ -1,0 +1,54 @@
+import type { Writable } from "node:stream";
+import { ConfigError, loadConfig, readDotEnv } from "./config.js";
+import { DataDirLockedError } from "./data-dir.js";
+import { startKiln } from "./app.js";
+import { createLogger } from "../shared/logger.js";
+
+async function logDestination(format: string | undefined): Promise<Writable | undefined> {
+  const pretty = format ? format === "pretty" : process.env.NODE_ENV !== "production" && process.stdout.isTTY;
+  if (!pretty) return undefined;
+  try {
+    const { default: pinoPretty } = await import("pino-pretty");
+    return pinoPretty({ sync: true, translateTime: "HH:MM:ss", ignore: "pid,hostname,service" });
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ ...readDotEnv(), ...process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kiln: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel, await logDestination(process.env.LOG_FORMAT));
+  let kiln;
+  try {
+    kiln = await startKiln(config, logger);
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`kiln: ${err.message}\n`);
+      process.exit(3);
+    }
+    logger.fatal({ err }, "Kiln failed to start");
+    process.exit(1);
+  }
+  process.stdout.write(
+    `Kiln ${kiln.actorsMode === "local" ? "" : "(engine) "}ready at ${kiln.url}  (db: ${kiln.db.kind}, data: ${config.dataDir}, docs: ${kiln.url}/docs)\n`,
+  );
+  const stop = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    kiln.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+void main();

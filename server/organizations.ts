@@ -1,0 +1,80 @@
+import { and, eq, notInArray } from "drizzle-orm";
+import { internalParams } from "../actors/auth.js";
+import { keys, personalOrgId } from "../actors/keys.js";
+import type { OrganizationInput } from "../actors/organization/index.js";
+import type { OrgIndexSnapshot } from "../actors/services.js";
+import type { OrgMember, OrgMembership, OrgSummary } from "../shared/schemas/org.js";
+import type { AppDb } from "./db/index.js";
+import { orgMembership } from "./db/schema.js";
+import type { KilnClient } from "./rivet.js";
+
+export interface UserIdentity {
+  id: string;
+  name: string;
+  email: string;
+}
+
+/**
+ * Organization operations the gateway performs. The OrganizationActor decides; this module
+ * only addresses it and keeps the gateway's membership index (org_membership) in step.
+ */
+export class Organizations {
+  constructor(
+    private readonly db: AppDb,
+    private readonly client: () => KilnClient,
+  ) {}
+
+  /** Creates the user's personal organization if it does not exist yet. Idempotent. */
+  async ensurePersonal(user: UserIdentity): Promise<OrgSummary> {
+    const input: OrganizationInput = {
+      id: personalOrgId(user.id),
+      kind: "personal",
+      name: user.name ? `${user.name}'s workspace` : "Personal workspace",
+      owner: { userId: user.id, name: user.name, email: user.email },
+    };
+    const handle = this.client().organization.getOrCreate(keys.organization(input.id), {
+      params: internalParams(),
+      createWithInput: input,
+    });
+    return handle.ensure(input);
+  }
+
+  /** The organizations a user belongs to, from the index; never a call per organization. */
+  async listForUser(userId: string): Promise<OrgMembership[]> {
+    const rows = await this.db
+      .select()
+      .from(orgMembership)
+      .where(eq(orgMembership.userId, userId))
+      .orderBy(orgMembership.createdAt);
+    return rows.map((r) => ({ id: r.orgId, kind: r.orgKind, name: r.orgName, role: r.role }));
+  }
+
+  /** Adds a member through the actor, which then refreshes the index. */
+  async upsertMember(orgId: string, member: Omit<OrgMember, "joinedAt">): Promise<OrgSummary> {
+    return this.client().organization.get(keys.organization(orgId), { params: internalParams() }).upsertMember(member);
+  }
+
+  async removeMember(orgId: string, userId: string): Promise<OrgSummary> {
+    return this.client().organization.get(keys.organization(orgId), { params: internalParams() }).removeMember(userId);
+  }
+
+  /** Mirrors one organization's members into the index: called by the actor on every change. */
+  async syncIndex(snapshot: OrgIndexSnapshot): Promise<void> {
+    const userIds = snapshot.members.map((m) => m.userId);
+    await this.db.transaction(async (tx) => {
+      const stale = userIds.length
+        ? and(eq(orgMembership.orgId, snapshot.orgId), notInArray(orgMembership.userId, userIds))
+        : eq(orgMembership.orgId, snapshot.orgId);
+      await tx.delete(orgMembership).where(stale);
+      for (const m of snapshot.members) {
+        await tx
+          .insert(orgMembership)
+          .values({ orgId: snapshot.orgId, userId: m.userId, role: m.role, orgKind: snapshot.kind, orgName: snapshot.name })
+          .onConflictDoUpdate({
+            target: [orgMembership.orgId, orgMembership.userId],
+            set: { role: m.role, orgKind: snapshot.kind, orgName: snapshot.name },
+          });
+      }
+    });
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Every error Kiln returns to a client has a stable snake_case code, defined here once.
+ * Routes throw these; the error middleware maps them to `{ error, message, details? }`.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  org_not_found: 404,
+  conflict: 409,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  details?: unknown;
+  requestId?: string;
+}
+
+export class KilnError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = "KilnError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): ErrorStatus {
+    return ERROR_STATUS[this.code];
+  }
+
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { error: this.code, message: this.message }
+      : { error: this.code, message: this.message, details: this.details };
+  }
+}
+
+export class InvalidRequestError extends KilnError {
+  constructor(message: string, details?: unknown) {
+    super("invalid_request", message, details);
+  }
+}
+
+export class UnauthorizedError extends KilnError {
+  constructor(message = "Sign in to continue: send the session cookie or an Authorization: Bearer token.") {
+    super("unauthorized", message);
+  }
+}
+
+export class ForbiddenError extends KilnError {
+  constructor(message = "You are not allowed to do this.") {
+    super("forbidden", message);
+  }
+}
+
+export class NotFoundError extends KilnError {
+  constructor(message = "Not found.") {
+    super("not_found", message);
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(ERROR_STATUS, value);
+}

@@ -1,0 +1,27 @@
+import { z } from "zod";
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.string().meta({ description: "Stable snake_case error code", example: "invalid_request" }),
+    message: z.string(),
+    details: z.unknown().optional(),
+    requestId: z.string().optional(),
+  })
+  .meta({ id: "Error" });
+
+/** OpenAPI response entries for the error statuses a route can return. */
+export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 422 | 500 | 503)[]) {
+  const descriptions: Record<number, string> = {
+    400: "Invalid request",
+    401: "Not signed in, or the session is invalid, expired or signed out",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    422: "Unprocessable",
+    500: "Internal error",
+    503: "Unavailable",
+  };
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: { "application/json": { schema: ErrorBodySchema } } }]),
+  );
+}
