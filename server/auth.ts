@@ -34,6 +34,8 @@ export function createAuth(opts: AuthOptions) {
     },
     plugins: [bearer()],
     telemetry: { enabled: false },
+    // better-auth skips origin checks when NODE_ENV=test; Kiln checks them everywhere, so tests see production behaviour.
+    advanced: { disableOriginCheck: false },
     logger: {
       level: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
       log: (level, message, ...args) => {

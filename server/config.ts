@@ -42,6 +42,7 @@ const EnvSchema = z
       .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean))
       .pipe(z.array(url(["http:", "https:"], "http(s) origin"))),
     DATABASE_URL: optionalString.pipe(url(["postgres:", "postgresql:"], "postgres").optional()),
+    LOG_FORMAT: z.enum(["json", "pretty"], { error: "must be json or pretty" }).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
     BETTER_AUTH_SECRET: optionalString,
     GITHUB_CLIENT_ID: optionalString,
@@ -93,6 +94,8 @@ export interface KilnConfig {
   allowedOrigins: string[];
   databaseUrl: string | undefined;
   logLevel: Env["LOG_LEVEL"];
+  /** Undefined means: pretty on a terminal outside production, JSON otherwise. */
+  logFormat: Env["LOG_FORMAT"];
   /** Undefined until resolved: in development a missing secret is generated once and kept in the data directory. */
   authSecret: string | undefined;
   github: OAuthClient | undefined;
@@ -139,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     allowedOrigins: e.KILN_ALLOWED_ORIGINS.map((o) => new URL(o).origin),
     databaseUrl: e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     authSecret: e.BETTER_AUTH_SECRET,
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,

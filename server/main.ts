@@ -1,11 +1,11 @@
 import type { Writable } from "node:stream";
-import { ConfigError, loadConfig, readDotEnv } from "./config.js";
+import { ConfigError, loadConfig, readDotEnv, type KilnConfig } from "./config.js";
 import { DataDirLockedError } from "./data-dir.js";
 import { startKiln } from "./app.js";
 import { createLogger } from "../shared/logger.js";
 
-async function logDestination(format: string | undefined): Promise<Writable | undefined> {
-  const pretty = format ? format === "pretty" : process.env.NODE_ENV !== "production" && process.stdout.isTTY;
+async function logDestination(config: KilnConfig): Promise<Writable | undefined> {
+  const pretty = config.logFormat ? config.logFormat === "pretty" : config.nodeEnv !== "production" && process.stdout.isTTY;
   if (!pretty) return undefined;
   try {
     const { default: pinoPretty } = await import("pino-pretty");
@@ -16,7 +16,7 @@ async function logDestination(format: string | undefined): Promise<Writable | un
 }
 
 async function main(): Promise<void> {
-  let config;
+  let config: KilnConfig;
   try {
     config = loadConfig({ ...readDotEnv(), ...process.env });
   } catch (err) {
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel, await logDestination(process.env.LOG_FORMAT));
+  const logger = createLogger(config.logLevel, await logDestination(config));
   let kiln;
   try {
     kiln = await startKiln(config, logger);

@@ -125,7 +125,7 @@ export const organization = actor({
       }
       delete c.state.members[userId];
       for (const conn of c.conns.values()) {
-        if ((conn.state as Caller | undefined)?.userId === userId) await conn.disconnect("membership_revoked");
+        if ((conn.state as Caller | undefined)?.userId === userId) await conn.disconnect("user.forbidden");
       }
       return commit(c);
     },

@@ -82,7 +82,8 @@ export function authRoutes(auth: KilnAuth) {
   const app = new OpenAPIHono<KilnEnv>();
   app.openapi(signUp, (c) => forwardToAuth(auth, c, c.req.valid("json")) as never);
   app.openapi(signIn, (c) => forwardToAuth(auth, c, c.req.valid("json")) as never);
-  app.openapi(signOut, (c) => forwardToAuth(auth, c) as never);
+  // Clients often sign out with an empty body; better-auth insists on a JSON one.
+  app.openapi(signOut, (c) => forwardToAuth(auth, c, {}) as never);
   app.on(["GET", "POST"], "/api/auth/*", (c) => forwardToAuth(auth, c));
   return app;
 }
