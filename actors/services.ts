@@ -31,8 +31,16 @@ export interface ActorServices {
 
 let installed: ActorServices | undefined;
 
-export function installActorServices(services: ActorServices): void {
+/**
+ * Binds this process's services. One Kiln per process: the registry and its actor
+ * definitions are module-level, so a second Kiln would silently share them.
+ */
+export function installActorServices(services: ActorServices): () => void {
+  if (installed) throw new Error("A Kiln is already running in this process; start one Kiln per process.");
   installed = services;
+  return () => {
+    if (installed === services) installed = undefined;
+  };
 }
 
 export function actorServices(): ActorServices {

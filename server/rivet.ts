@@ -34,7 +34,7 @@ function rivetLogLevel(level: KilnConfig["logLevel"]): KilnConfig["logLevel"] {
 }
 
 export function startRivet(config: KilnConfig, services: ActorServices, logger: Logger): RivetRuntime {
-  installActorServices(services);
+  const uninstall = installActorServices(services);
   const rc = registry.config;
   if (config.rivet) {
     rc.driver = createEngineDriver();
@@ -71,7 +71,11 @@ export function startRivet(config: KilnConfig, services: ActorServices, logger: 
       upgradeWebSocket = upgrade;
     },
     async shutdown() {
-      await actorDriver.shutdownRunner?.(false);
+      try {
+        await actorDriver.shutdownRunner?.(false);
+      } finally {
+        uninstall();
+      }
     },
   };
 }

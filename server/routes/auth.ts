@@ -52,7 +52,6 @@ function toKilnErrorBody(status: number, body: { code?: string; message?: string
     code = "conflict";
     mapped = 409;
   }
-  if (status >= 500) code = "internal_error";
   return { status: mapped, body: { error: code, message: body.message ?? "Authentication failed.", details: { authCode } } };
 }
 
@@ -67,6 +66,8 @@ async function forwardToAuth(auth: KilnAuth, c: Context<KilnEnv>, json?: unknown
   }
   const res = await auth.handler(request);
   if (res.status < 400) return res;
+  // A better-auth failure of its own (database down, bug) is ours to report: the common 500 path logs it with the request id.
+  if (res.status >= 500) throw new Error(`better-auth answered ${res.status} on ${c.req.path}`);
   const authBody = res.headers.get("content-type")?.includes("application/json")
     ? ((await res.json().catch(() => ({}))) as { code?: string; message?: string })
     : {};
