@@ -1,0 +1,479 @@
+/**
+ * `npm run bench`: Kiln's request and actor-call figures, each measured in one run together
+ * with its baseline, printed as markdown tables. See BENCHMARKS.md for recorded results.
+ *
+ *   npm run bench                                                   # PGlite (default app database)
+ *   DATABASE_URL_BENCH=postgres://127.0.0.1:5432/test npm run bench # also /v1/me on PostgreSQL
+ *
+ * Environment knobs (defaults in brackets): BENCH_CONNECTIONS [10], BENCH_DURATION [10] s,
+ * BENCH_WARMUP [2] s, BENCH_CALLS [2000], BENCH_CALL_WARMUP [200], BENCH_PART_CALLS [300].
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, freemem, platform, release, tmpdir, totalmem, userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { Hono } from "hono";
+import pg from "pg";
+import { createClient } from "rivetkit/client";
+import { WebSocket, WebSocketServer } from "ws";
+import { internalParams } from "../actors/auth.js";
+import { keys, personalOrgId } from "../actors/keys.js";
+import type { Registry } from "../actors/registry.js";
+import { startKiln, type Kiln } from "../server/app.js";
+import { loadConfig } from "../server/config.js";
+import { createLogger } from "../shared/logger.js";
+import type { LoadResult, LoadSpec } from "./load.js";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  const n = v ? Number.parseInt(v, 10) : Number.NaN;
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+const CONNECTIONS = envInt("BENCH_CONNECTIONS", 10);
+const DURATION_S = envInt("BENCH_DURATION", 10);
+const WARMUP_S = envInt("BENCH_WARMUP", 2);
+const CALLS = envInt("BENCH_CALLS", 2000);
+const CALL_WARMUP = envInt("BENCH_CALL_WARMUP", 200);
+const PART_CALLS = envInt("BENCH_PART_CALLS", 300);
+
+const cleanups: (() => Promise<void> | void)[] = [];
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+interface Stats {
+  n: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
+  return {
+    n: s.length,
+    meanMs: s.reduce((a, b) => a + b, 0) / s.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: s[s.length - 1] ?? Number.NaN,
+  };
+}
+
+/** Sequential calls: `warmup` unmeasured, then `n` timed one after another. */
+async function timeCalls(fn: () => Promise<unknown>, n = CALLS, warmup = CALL_WARMUP): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    samples[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+  return stats(samples);
+}
+
+function ms(v: number): string {
+  if (!Number.isFinite(v)) return "n/a";
+  if (v < 0.01) return `${(v * 1000).toFixed(2)} µs`;
+  if (v < 1) return `${(v * 1000).toFixed(0)} µs`;
+  if (v < 10) return `${v.toFixed(2)} ms`;
+  return `${v.toFixed(1)} ms`;
+}
+
+/** autocannon's histogram keeps whole milliseconds (values are truncated). */
+function wholeMs(v: number): string {
+  return v < 1 ? "< 1 ms" : `${Math.floor(v)} ms`;
+}
+
+/** Markdown table; the first and any `textCols` columns are left-aligned, the rest right-aligned. */
+function table(header: string[], rows: string[][], textCols: number[] = []): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const align = header.map((_, i) => (i === 0 || textCols.includes(i) ? "---" : "---:"));
+  return [line(header), line(align), ...rows.map(line)].join("\n");
+}
+
+/** Counts the HTTP requests RivetKit's remote client makes (it uses the global fetch). */
+const fetchCounter = (() => {
+  let count = 0;
+  const original = globalThis.fetch;
+  globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
+    count += 1;
+    return original(...args);
+  }) as typeof fetch;
+  return {
+    get count() {
+      return count;
+    },
+  };
+})();
+
+// ---------------------------------------------------------------------------------------------
+// Kiln, its database and a signed-up user
+
+interface BenchKiln {
+  kiln: Kiln;
+  backend: "pglite" | "postgres";
+  stop(): Promise<void>;
+}
+
+/** A fresh database on the PostgreSQL named by DATABASE_URL_BENCH (used as the admin URL). */
+async function freshPostgres(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new URL(adminUrl);
+  // `pg` takes the user from $USER when the URL names none; it is unset in some containers.
+  if (!admin.username && !process.env.PGUSER && !process.env.USER) admin.username = userInfo().username;
+  const name = `kiln_bench_${randomBytes(5).toString("hex")}`;
+  const adminConn = () => new pg.Client({ connectionString: admin.toString() });
+  const c = adminConn();
+  await c.connect();
+  await c.query(`create database ${name}`);
+  await c.end();
+  const url = new URL(admin.toString());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const d = adminConn();
+      await d.connect();
+      await d.query(`drop database if exists ${name} with (force)`);
+      await d.end();
+    },
+  };
+}
+
+async function startBenchKiln(backend: "pglite" | "postgres"): Promise<BenchKiln> {
+  const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
+  let pgdb: Awaited<ReturnType<typeof freshPostgres>> | undefined;
+  try {
+    if (backend === "postgres") pgdb = await freshPostgres(process.env.DATABASE_URL_BENCH ?? "");
+    const config = loadConfig({
+      PORT: "0",
+      KILN_DATA_DIR: dataDir,
+      LOG_LEVEL: "silent",
+      NODE_ENV: "test",
+      ...(pgdb ? { DATABASE_URL: pgdb.url } : {}),
+    });
+    const kiln = await startKiln(config, createLogger("silent"));
+    let stopped: Promise<void> | undefined;
+    const stop = () =>
+      (stopped ??= (async () => {
+        await kiln.close();
+        await pgdb?.drop();
+        rmSync(dataDir, { recursive: true, force: true });
+      })());
+    cleanups.push(stop);
+    return { kiln, backend, stop };
+  } catch (err) {
+    await pgdb?.drop().catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function signUp(baseUrl: string): Promise<{ token: string; userId: string }> {
+  const email = `bench-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}@example.com`;
+  const res = await fetch(`${baseUrl}/api/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: new URL(baseUrl).origin },
+    body: JSON.stringify({ email, password: "correct-horse-battery", name: "Bench User" }),
+  });
+  if (res.status !== 200) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { token: string; user: { id: string } };
+  return { token: body.token, userId: body.user.id };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baselines: a bare Hono app and a bare WebSocket echo server
+
+async function listen(app: Hono): Promise<{ url: string; close(): Promise<void> }> {
+  const server: ServerType = await new Promise((res, rej) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => res(s));
+    s.once("error", rej);
+  });
+  const { port } = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((res) => {
+      server.close(() => res());
+      if ("closeAllConnections" in server) server.closeAllConnections();
+    });
+  cleanups.push(close);
+  return { url: `http://127.0.0.1:${port}`, close };
+}
+
+/** `GET /v1/me` of the same shape: reads the bearer token, answers with a body as large as Kiln's. */
+function baselineApp(body: unknown): Hono {
+  const app = new Hono();
+  app.get("/v1/me", (c) => {
+    const auth = c.req.header("authorization");
+    if (!auth?.startsWith("Bearer ") || auth.length <= 7) return c.json({ error: "unauthorized" }, 401);
+    return c.json(body);
+  });
+  return app;
+}
+
+async function wsEcho(): Promise<{ url: string; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((res) => wss.once("listening", () => res()));
+  wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+  const { port } = wss.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((res) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close(() => res());
+    });
+  cleanups.push(close);
+  return { url: `ws://127.0.0.1:${port}`, close };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation (autocannon in a child process)
+
+/**
+ * Runs autocannon against `url` and reports, beside its figures, how busy this process (the one
+ * serving `url`) was meanwhile: 100% means one core, the most one event loop can use.
+ */
+async function runLoad(url: string, headers: Record<string, string>): Promise<LoadResult & { serverCpuPct: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const result = await spawnLoad(url, headers);
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
+  return { ...result, serverCpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };
+}
+
+function spawnLoad(url: string, headers: Record<string, string>): Promise<LoadResult> {
+  const spec: LoadSpec = { url, headers, connections: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S };
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/load.ts"), JSON.stringify(spec)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.once("error", rej);
+    child.once("exit", (code) => {
+      if (code !== 0) return rej(new Error(`load generator exited ${String(code)}: ${err}`));
+      try {
+        res(JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult);
+      } catch (e) {
+        rej(new Error(`load generator printed no result: ${out}\n${err}`, { cause: e }));
+      }
+    });
+  });
+}
+
+interface HttpRow {
+  label: string;
+  result: LoadResult & { serverCpuPct: number };
+  /** Sequential, in-process timings of the parts of one `/v1/me` request. */
+  parts: { label: string; stats: Stats }[];
+}
+
+/** Where one `/v1/me` goes, one call at a time and without a socket. */
+async function meParts(kiln: Kiln, token: string, userId: string): Promise<HttpRow["parts"]> {
+  const headers = { authorization: `Bearer ${token}` };
+  const n = PART_CALLS;
+  const w = Math.ceil(n / 10);
+  return [
+    {
+      label: "whole route, `kiln.app.request(\"/v1/me\")` (no socket)",
+      stats: await timeCalls(async () => (await kiln.app.request("/v1/me", { headers })).arrayBuffer(), n, w),
+    },
+    {
+      label: "`auth.api.getSession` with the Bearer token",
+      stats: await timeCalls(() => kiln.auth.api.getSession({ headers: new Headers(headers) }), n, w),
+    },
+    { label: "`organizations.listForUser` (org_membership index)", stats: await timeCalls(() => kiln.organizations.listForUser(userId), n, w) },
+  ];
+}
+
+async function benchMe(bk: BenchKiln, label: string): Promise<{ row: HttpRow; body: unknown; token: string }> {
+  const { token, userId } = await signUp(bk.kiln.url);
+  const headers = { authorization: `Bearer ${token}` };
+  const probe = await fetch(`${bk.kiln.url}/v1/me`, { headers });
+  if (probe.status !== 200) throw new Error(`GET /v1/me answered ${probe.status}: ${await probe.text()}`);
+  const body: unknown = await probe.json();
+  log(`GET /v1/me on Kiln (${label}): ${WARMUP_S}s warm-up + ${DURATION_S}s at ${CONNECTIONS} connections`);
+  const result = await runLoad(`${bk.kiln.url}/v1/me`, headers);
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`Kiln ${label}: ${result.non2xx} non-2xx responses and ${result.errors} errors during the run`);
+  }
+  log(`parts of /v1/me on ${label}: ${PART_CALLS} sequential in-process calls each`);
+  const parts = await meParts(bk.kiln, token, userId);
+  return { row: { label, result, parts }, body, token };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  // RivetKit's remote client logs through its own logger; keep its reconnect chatter off the report.
+  process.env.RIVET_LOG_LEVEL ??= "error";
+  const started = Date.now();
+  const cpuList = cpus();
+  const machine = `${cpuList.length} × ${cpuList[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), ${platform()} ${release()}, Node ${process.version}`;
+
+  // --- 1. GET /v1/me over a real socket ------------------------------------------------------
+  log("starting Kiln on PGlite");
+  const pglite = await startBenchKiln("pglite");
+  const me = await benchMe(pglite, "Kiln, PGlite");
+  const httpRows: HttpRow[] = [me.row];
+
+  const baseline = await listen(baselineApp(me.body));
+  const baselineProbe = await fetch(`${baseline.url}/v1/me`, { headers: { authorization: `Bearer ${me.token}` } });
+  const kilnBytes = JSON.stringify(me.body).length;
+  const baselineBytes = (await baselineProbe.text()).length;
+  log(`GET /v1/me on bare Hono baseline: ${WARMUP_S}s warm-up + ${DURATION_S}s`);
+  const baseResult = await runLoad(`${baseline.url}/v1/me`, { authorization: `Bearer ${me.token}` });
+  if (baseResult.non2xx > 0 || baseResult.errors > 0) throw new Error("baseline answered non-2xx or errored");
+  httpRows.push({ label: "Baseline: bare Hono on @hono/node-server", result: baseResult, parts: [] });
+
+  // --- 2. One OrganizationActor `summary` call -------------------------------------------------
+  const { kiln } = pglite;
+  const { token, userId } = await signUp(kiln.url);
+  const orgKey = keys.organization(personalOrgId(userId));
+  const actorRows: { label: string; stats: Stats; note: string }[] = [];
+
+  log(`actor calls: ${CALL_WARMUP} warm-up + ${CALLS} timed, sequential`);
+  const noop = async (): Promise<void> => {};
+  actorRows.push({ label: "Baseline: `await` of an async no-op function", stats: await timeCalls(noop), note: "in process" });
+
+  const inProc = kiln.client.organization.get(orgKey, { params: internalParams() });
+  actorRows.push({
+    label: "`summary`, in-process client (`kiln.client`)",
+    stats: await timeCalls(() => inProc.summary()),
+    note: "internal params, no HTTP hop",
+  });
+
+  const remote = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+  cleanups.push(() => remote.dispose());
+  const handle = remote.organization.get(orgKey, { params: { token } });
+  await handle.summary(); // resolve the actor before counting requests
+  const fetchesBefore = fetchCounter.count;
+  const statelessStats = await timeCalls(() => handle.summary());
+  const fetchesPerCall = (fetchCounter.count - fetchesBefore) / (CALLS + CALL_WARMUP);
+  actorRows.push({
+    label: "`summary`, remote stateless handle (`handle.summary()`)",
+    stats: statelessStats,
+    note: `${fetchesPerCall.toFixed(2)} HTTP requests per call; session token verified on each`,
+  });
+
+  const conn = handle.connect();
+  cleanups.push(() => conn.dispose());
+  await conn.summary(); // opens the WebSocket and authenticates once
+  actorRows.push({
+    label: "`summary`, remote connected (`handle.connect()`, WebSocket)",
+    stats: await timeCalls(() => conn.summary()),
+    note: "token verified once, at connect",
+  });
+
+  const httpFloor = await timeCalls(async () => {
+    const r = await fetch(`${baseline.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    await r.arrayBuffer();
+  });
+  actorRows.push({ label: "Baseline: `fetch` to the bare Hono `/v1/me`", stats: httpFloor, note: "HTTP round trip floor (undici)" });
+
+  const echo = await wsEcho();
+  const ws = new WebSocket(echo.url);
+  await new Promise<void>((res, rej) => {
+    ws.once("open", () => res());
+    ws.once("error", rej);
+  });
+  const payload = JSON.stringify(me.body);
+  const wsFloor = await timeCalls(
+    () =>
+      new Promise<void>((res) => {
+        ws.once("message", () => res());
+        ws.send(payload);
+      }),
+  );
+  ws.close();
+  actorRows.push({ label: "Baseline: `ws` echo of a same-size JSON message", stats: wsFloor, note: "WebSocket round trip floor" });
+
+  await conn.dispose();
+  await pglite.stop();
+
+  // --- 1b. GET /v1/me on PostgreSQL, when asked for -------------------------------------------
+  if (process.env.DATABASE_URL_BENCH) {
+    log("starting Kiln on PostgreSQL (DATABASE_URL_BENCH)");
+    const pgKiln = await startBenchKiln("postgres");
+    const pgMe = await benchMe(pgKiln, "Kiln, PostgreSQL");
+    httpRows.splice(1, 0, pgMe.row);
+    await pgKiln.stop();
+  }
+
+  // --- Report ----------------------------------------------------------------------------------
+  const out: string[] = [];
+  out.push(`# Kiln benchmarks\n`);
+  out.push(`Machine: ${machine}`);
+  out.push(`Run: ${new Date().toISOString()}, total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  out.push(`## 1. GET /v1/me with a Bearer token (autocannon, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up)\n`);
+  out.push(
+    table(
+      ["Target", "req/s", "p50", "p99", "mean", "max", "requests", "server CPU", "autocannon CPU"],
+      httpRows.map(({ label, result: r }) => [
+        label,
+        r.requestsPerSec.toFixed(0),
+        wholeMs(r.latencyP50Ms),
+        wholeMs(r.latencyP99Ms),
+        ms(r.latencyMeanMs),
+        wholeMs(r.latencyMaxMs),
+        String(r.requestsTotal),
+        `${r.serverCpuPct.toFixed(0)}%`,
+        `${r.loadCpuPct.toFixed(0)}%`,
+      ]),
+    ),
+  );
+  const ratio = baseResult.requestsPerSec / me.row.result.requestsPerSec;
+  out.push(`\nResponse body: Kiln ${kilnBytes} bytes, baseline ${baselineBytes} bytes. Baseline serves ${ratio.toFixed(1)}× the requests/s of Kiln on PGlite.`);
+  out.push(`autocannon keeps latency in whole milliseconds (truncated), so "< 1 ms" means under one millisecond.`);
+  out.push(
+    `CPU columns: CPU time per wall second over warm-up and run (100% = one core). "server" is the bench process, which serves Kiln and the baseline in turn; autocannon runs in a child process.\n`,
+  );
+  out.push(`### Where one /v1/me goes (${PART_CALLS} sequential in-process calls each, no concurrency)\n`);
+  out.push(
+    table(
+      ["Part", "p50", "p99", "mean"],
+      httpRows.flatMap(({ label, parts }) => parts.map((p) => [`${label}: ${p.label}`, ms(p.stats.p50Ms), ms(p.stats.p99Ms), ms(p.stats.meanMs)])),
+    ),
+  );
+  out.push("");
+  out.push(`## 2. OrganizationActor \`summary\` call (${CALLS} sequential calls after ${CALL_WARMUP} warm-up)\n`);
+  out.push(
+    table(
+      ["Call", "p50", "p99", "mean", "max", "note"],
+      actorRows.map(({ label, stats: s, note }) => [label, ms(s.p50Ms), ms(s.p99Ms), ms(s.meanMs), ms(s.maxMs), note]),
+      [5],
+    ),
+  );
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+async function cleanup(): Promise<void> {
+  for (const step of cleanups.reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      log(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+main()
+  .then(async () => {
+    await cleanup();
+    process.exit(0);
+  })
+  .catch(async (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await cleanup();
+    process.exit(1);
+  });
