@@ -27,6 +27,9 @@ export const ACTOR_ERRORS = {
   invalidRequest: "invalid_request",
   notFound: "not_found",
   conflict: "conflict",
+  repoUnreachable: "repo_unreachable",
+  repoNotFound: "repo_not_found",
+  taskNotFound: "task_not_found",
 } as const;
 
 export function forbidden(message = "You are not a member of this organization."): UserError {
@@ -66,4 +69,21 @@ export async function resolveCaller(params: unknown): Promise<Caller> {
 export function internalParams(actAs?: string): KilnConnParams {
   const key = actorServices().internalKey;
   return actAs ? { internal: key, actAs } : { internal: key };
+}
+
+/**
+ * Connection check for actors below an organization: the caller must be Kiln, or a signed-in
+ * member of `orgId` according to the membership index. `orgId` comes from the actor's own state,
+ * never from the caller.
+ */
+export async function authorizeOrgChild(orgId: string | null, params: unknown): Promise<Caller> {
+  const caller = await resolveCaller(params);
+  if (caller.internal && caller.userId === null) return caller;
+  if (!orgId || !caller.userId || !(await actorServices().isOrgMember(orgId, caller.userId))) throw forbidden();
+  return caller;
+}
+
+/** `canPublish` hook: queues carry Kiln's own commands; clients act through actions, which check them. */
+export function internalOnly(ctx: { conn: { state: unknown } }): boolean {
+  return (ctx.conn.state as Caller | undefined)?.internal === true;
 }

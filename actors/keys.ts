@@ -4,6 +4,9 @@
  */
 export const keys = {
   organization: (orgId: string) => ["org", orgId],
+  repository: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId],
+  history: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId, "history"],
+  task: (orgId: string, repoId: string, taskId: string) => ["org", orgId, "repo", repoId, "task", taskId],
 } as const;
 
 /** The personal organization of a user has a stable id derived from the user id. */

@@ -26,6 +26,12 @@ export interface ActorServices {
   /** Key that marks a call from Kiln's own gateway or actors. Derived from the auth secret. */
   internalKey: string;
   syncOrgIndex(snapshot: OrgIndexSnapshot): Promise<void>;
+  /** Membership from the gateway's index, for actors below the organization (they don't own membership). */
+  isOrgMember(orgId: string, userId: string): Promise<boolean>;
+  /** Where the local sandbox providers keep their sandboxes. */
+  sandboxRoot: string;
+  /** Whether repos may point at local paths and file:// URLs (development; off in production). */
+  allowLocalRemotes: boolean;
   logger: Logger;
 }
 

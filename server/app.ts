@@ -16,12 +16,17 @@ import { openAppDatabase, type AppDatabase } from "./db/index.js";
 import { handleError, handleNotFound } from "./middleware/errors.js";
 import { requestContext } from "./middleware/request-context.js";
 import { requireSession } from "./middleware/session.js";
+import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
 import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
 import { authRoutes } from "./routes/auth.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
 import { meRoutes } from "./routes/me.js";
+import { repoRoutes } from "./routes/repos.js";
+import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
+import { taskRoutes } from "./routes/tasks.js";
+import { requireOrgMember } from "./middleware/org-member.js";
 import type { KilnEnv } from "./types.js";
 
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -97,6 +102,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         return result ? { userId: result.user.id, sessionId: result.session.id } : null;
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
+      isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      sandboxRoot: join(config.dataDir, "sandboxes"),
+      allowLocalRemotes: config.allowLocalRemotes,
     };
     const rivet = startRivet(config, services, logger);
     client = rivet.client;
@@ -121,6 +129,11 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", authRoutes(auth));
     app.use("/v1/*", requireSession(auth));
     app.route("/", meRoutes(organizations));
+    app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
+    const kilnClient = () => rivet.client;
+    app.route("/", repoRoutes(kilnClient));
+    app.route("/", taskRoutes(kilnClient));
+    app.route("/", runtimeIssueRoutes(kilnClient));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
@@ -141,6 +154,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
           if ("closeAllConnections" in server) server.closeAllConnections();
         }),
     );
+
+    // In the background: the server answers while interrupted work resumes.
+    void resumeProvisioning(organizations, rivet.client, logger);
 
     let closing: Promise<void> | undefined;
     return {

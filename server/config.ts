@@ -49,6 +49,7 @@ const EnvSchema = z
     GITHUB_CLIENT_SECRET: optionalString,
     GOOGLE_CLIENT_ID: optionalString,
     GOOGLE_CLIENT_SECRET: optionalString,
+    KILN_ALLOW_LOCAL_REMOTES: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
     RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     RIVET_TOKEN: optionalString,
     RIVET_NAMESPACE: optionalString,
@@ -101,6 +102,8 @@ export interface KilnConfig {
   github: OAuthClient | undefined;
   google: OAuthClient | undefined;
   rivet: { endpoint: string; token: string | undefined; namespace: string | undefined } | undefined;
+  /** Repos from local paths and file:// URLs: on by default outside production, for development. */
+  allowLocalRemotes: boolean;
 }
 
 /** One line per problem, each naming its variable. */
@@ -146,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     authSecret: e.BETTER_AUTH_SECRET,
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
+    allowLocalRemotes: e.KILN_ALLOW_LOCAL_REMOTES ? e.KILN_ALLOW_LOCAL_REMOTES === "true" : e.NODE_ENV !== "production",
     rivet: e.RIVET_ENDPOINT ? { endpoint: e.RIVET_ENDPOINT, token: e.RIVET_TOKEN, namespace: e.RIVET_NAMESPACE } : undefined,
   };
 }

@@ -35,6 +35,10 @@ async function main(): Promise<void> {
       process.stderr.write(`kiln: ${err.message}\n`);
       process.exit(3);
     }
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      process.stderr.write(`kiln: PORT ${config.port} on ${config.host} is already in use. Stop what is using it, or set PORT.\n`);
+      process.exit(4);
+    }
     logger.fatal({ err }, "Kiln failed to start");
     process.exit(1);
   }

@@ -49,6 +49,21 @@ export class Organizations {
     return rows.map((r) => ({ id: r.orgId, kind: r.orgKind, name: r.orgName, role: r.role }));
   }
 
+  async isMember(orgId: string, userId: string): Promise<boolean> {
+    const rows = await this.db
+      .select({ role: orgMembership.role })
+      .from(orgMembership)
+      .where(and(eq(orgMembership.orgId, orgId), eq(orgMembership.userId, userId)))
+      .limit(1);
+    return rows.length > 0;
+  }
+
+  /** Every organization with at least one member: the ones whose actors may have work to resume. */
+  async allOrgIds(): Promise<string[]> {
+    const rows = await this.db.selectDistinct({ orgId: orgMembership.orgId }).from(orgMembership);
+    return rows.map((r) => r.orgId);
+  }
+
   /** Adds a member through the actor, which then refreshes the index. */
   async upsertMember(orgId: string, member: Omit<OrgMember, "joinedAt">): Promise<OrgSummary> {
     return this.client().organization.get(keys.organization(orgId), { params: internalParams() }).upsertMember(member);

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { createClientWithDriver, createEngineDriver, createFileSystemDriver, type AnyClient, type Client } from "rivetkit";
 import type { GetUpgradeWebSocket } from "rivetkit/utils";
 import { buildManagerRouter } from "rivetkit/driver-helpers";
+import { configureBaseLogger } from "rivetkit/log";
 import { registry, type Registry } from "../actors/registry.js";
 import { installActorServices, type ActorServices } from "../actors/services.js";
 import type { KilnConfig } from "./config.js";
@@ -48,7 +49,11 @@ export function startRivet(config: KilnConfig, services: ActorServices, logger: 
   rc.noWelcome = true;
   rc.serveManager = false;
   rc.inspector = { enabled: false };
-  rc.logging = { baseLogger: logger.child({ component: "rivetkit" }), level: rivetLogLevel(config.logLevel) };
+  const rivetLogger = logger.child({ component: "rivetkit" });
+  rivetLogger.level = rivetLogLevel(config.logLevel);
+  rc.logging = { baseLogger: rivetLogger, level: rivetLogLevel(config.logLevel) };
+  // Only registry.start() applies `logging`; serving through the manager router must set it here.
+  configureBaseLogger(rivetLogger);
 
   const parsed = registry.parseConfig();
   const driver = parsed.driver;

@@ -18,5 +18,7 @@ export interface KilnEnv {
     log: Logger;
     user: SessionUser;
     session: SessionInfo;
+    /** Set by requireOrgMember once the caller is known to belong to it. */
+    orgId: string;
   };
 }

@@ -8,7 +8,10 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   org_not_found: 404,
+  repo_not_found: 404,
+  task_not_found: 404,
   conflict: 409,
+  repo_unreachable: 422,
   internal_error: 500,
   service_unavailable: 503,
 } as const;

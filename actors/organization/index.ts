@@ -1,8 +1,21 @@
+import { eq } from "drizzle-orm";
 import { actor, event, UserError } from "rivetkit";
+import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema } from "../../shared/schemas/org.js";
-import { ACTOR_ERRORS, forbidden, resolveCaller, type Caller } from "../auth.js";
+import type { Repo, RuntimeIssue, RuntimeIssueReport, TaskSummary } from "../../shared/schemas/task.js";
+import { ACTOR_ERRORS, forbidden, internalParams, resolveCaller, type Caller } from "../auth.js";
+import { keys } from "../keys.js";
+import type { Registry } from "../registry.js";
+import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
 import { actorServices } from "../services.js";
+import { repos, schema, tasks } from "./db.js";
+import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
+import { migrations } from "./migrations.js";
+import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+
+/** Tasks provision on this provider until per-org provider choice arrives with the sandbox work. */
+const DEFAULT_SANDBOX_PROVIDER = "local-git";
 
 /** Input given when Kiln creates an organization; clients can never create one. */
 export interface OrganizationInput {
@@ -63,8 +76,13 @@ export const organization = actor({
     if (c.state.id === null || caller.userId === null || !c.state.members[caller.userId]) throw forbidden();
     return caller;
   },
+  db: db({ schema, migrations }),
   events: {
     orgUpdated: event<OrgSummary>(),
+    /** One task's new summary, whenever it changes. */
+    taskSummaryUpdated: event<TaskSummary>(),
+    /** The whole (bounded) runtime-issue list, whenever it changes. */
+    runtimeIssuesUpdated: event<RuntimeIssue[]>(),
   },
   actions: {
     /** The org as a member sees it. */
@@ -116,6 +134,129 @@ export const organization = actor({
       return commit(c);
     },
 
+    listRepos: (c): Promise<Repo[]> => listRepos(c.db),
+
+    /**
+     * Adds a repository by remote URL after contacting the remote. Adding the same remote again
+     * returns the existing repo.
+     */
+    addRepo: async (c, remoteUrl: string): Promise<{ repo: Repo; created: boolean }> => {
+      const userId = requireUser(c.conn.state);
+      const services = actorServices();
+      const remote = normalizeRemote(String(remoteUrl ?? ""), services.allowLocalRemotes);
+      const id = repoIdFor(remote.url);
+      const existing = await findRepo(c.db, id);
+      if (existing) return { repo: existing, created: false };
+      const { defaultBranch } = await probeRemote(remote.url);
+      const repo: Repo = { id, remoteUrl: remote.url, name: remote.name, defaultBranch, createdBy: userId, createdAt: new Date().toISOString() };
+      await c.db.insert(repos).values(repo).onConflictDoNothing();
+      const orgId = requireExists(c.state);
+      await c
+        .client<Registry>()
+        .repository.getOrCreate(keys.repository(orgId, id), {
+          params: internalParams(),
+          createWithInput: { orgId, repoId: id, remoteUrl: repo.remoteUrl, name: repo.name, defaultBranch },
+        })
+        .describe();
+      return { repo: (await findRepo(c.db, id)) ?? repo, created: true };
+    },
+
+    /**
+     * Creates a task: writes its index row, then creates the TaskActor and enqueues its
+     * provisioning without waiting. Returns at once with the `starting` summary.
+     */
+    createTask: async (c, body: unknown): Promise<TaskSummary> => {
+      const userId = requireUser(c.conn.state);
+      const orgId = requireExists(c.state);
+      const { input, summary } = await insertTask(c.db, orgId, userId, body, DEFAULT_SANDBOX_PROVIDER);
+      try {
+        await c
+          .client<Registry>()
+          .task.getOrCreate(keys.task(orgId, input.repoId, input.taskId), { params: internalParams(), createWithInput: input })
+          .send("commands", { type: "provision" }, { wait: false });
+      } catch (err) {
+        await c.db.delete(tasks).where(eq(tasks.id, input.taskId));
+        throw err;
+      }
+      await c
+        .client<Registry>()
+        .history.getOrCreate(keys.history(orgId, input.repoId), { params: internalParams(), createWithInput: { orgId, repoId: input.repoId } })
+        .send("append", { taskId: input.taskId, kind: "created", message: `Task "${input.title}" created on branch ${input.branch}`, actorUserId: userId, at: summary.createdAt }, { wait: false });
+      c.broadcast("taskSummaryUpdated", summary);
+      return summary;
+    },
+
+    /** Task summaries from this actor's own index: never a call per task. */
+    listTasks: (c, query?: { repoId?: string; limit?: number }): Promise<TaskSummary[]> => listTaskSummaries(c.db, query ?? {}),
+
+    /** Where a task lives (its repo), for addressing its TaskActor. */
+    locateTask: async (c, taskId: string): Promise<TaskSummary> => {
+      const row = await findTask(c.db, String(taskId));
+      if (!row) throw new UserError(`No task ${String(taskId)} in this organization.`, { code: ACTOR_ERRORS.taskNotFound });
+      return rowToSummary(row);
+    },
+
+    /** Kiln-internal: a TaskActor pushes its summary here whenever it changes. */
+    recordTaskSummary: async (c, summary: TaskSummary): Promise<void> => {
+      requireInternal(c.conn.state);
+      if (await applyTaskSummary(c.db, summary)) c.broadcast("taskSummaryUpdated", summary);
+    },
+
+    /** Kiln-internal: a task claims a branch name in its repo before renaming it in git. */
+    reserveBranch: async (c, repoId: string, taskId: string, name: string): Promise<void> => {
+      requireInternal(c.conn.state);
+      await reserveBranch(c.db, repoId, taskId, name);
+    },
+
+    /** Kiln-internal: after a restart, resumes every task still provisioning, or fails it with a reason. */
+    resumeTasks: async (c): Promise<{ resumed: number; failed: number }> => {
+      requireInternal(c.conn.state);
+      const orgId = requireExists(c.state);
+      let resumed = 0;
+      let failed = 0;
+      for (const row of await tasksToResume(c.db)) {
+        try {
+          await c
+            .client<Registry>()
+            .task.get(keys.task(orgId, row.repoId, row.id), { params: internalParams() })
+            .send("commands", { type: "provision" }, { wait: false });
+          resumed += 1;
+        } catch (err) {
+          // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
+          const message = "Kiln stopped before this task's provisioning started. Create the task again.";
+          const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
+          await applyTaskSummary(c.db, summary);
+          c.broadcast("taskSummaryUpdated", summary);
+          actorServices().logger.warn({ err, taskId: row.id }, "could not resume task");
+          failed += 1;
+        }
+      }
+      return { resumed, failed };
+    },
+
+    listRuntimeIssues: (c): Promise<RuntimeIssue[]> => listRuntimeIssues(c.db),
+
+    /** Kiln-internal: the `onError` hook of a workflow actor in this org reports here. */
+    recordRuntimeIssue: async (c, report: RuntimeIssueReport): Promise<void> => {
+      requireInternal(c.conn.state);
+      await insertRuntimeIssue(c.db, report);
+      c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+    },
+
+    /** Kiln-internal: an actor succeeded after failing; its open issues resolve. */
+    resolveRuntimeIssues: async (c, actorId: string): Promise<void> => {
+      requireInternal(c.conn.state);
+      if (await resolveIssuesOf(c.db, actorId)) c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+    },
+
+    /** Members clear issues, all or one actor's. */
+    clearRuntimeIssues: async (c, actorId?: string): Promise<RuntimeIssue[]> => {
+      await clearRuntimeIssues(c.db, typeof actorId === "string" ? actorId : undefined);
+      const issues = await listRuntimeIssues(c.db);
+      c.broadcast("runtimeIssuesUpdated", issues);
+      return issues;
+    },
+
     /** Kiln-internal: removes a member and closes their live connections at once. */
     removeMember: async (c, userId: string): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
@@ -132,12 +273,18 @@ export const organization = actor({
   },
 });
 
+function requireUser(caller: Caller): string {
+  if (!caller.userId) throw new UserError("This action is done on behalf of a user.", { code: ACTOR_ERRORS.invalidRequest });
+  return caller.userId;
+}
+
 function requireInternal(caller: Caller): void {
   if (!caller.internal) throw forbidden("This action is internal to Kiln.");
 }
 
-function requireExists(state: OrganizationState): asserts state is OrganizationState & { id: string } {
+function requireExists(state: OrganizationState): string {
   if (state.id === null) throw new UserError("Organization not found.", { code: ACTOR_ERRORS.notFound });
+  return state.id;
 }
 
 interface CommitContext {

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { ErrorBody, ErrorCode } from "../../shared/errors.js";
 import { AuthResultSchema, SignInBodySchema, SignOutResultSchema, SignUpBodySchema } from "../../shared/schemas/auth.js";
-import { errorResponses } from "../../shared/schemas/common.js";
+import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import type { KilnAuth } from "../auth.js";
 import type { KilnEnv } from "../types.js";
 
@@ -35,7 +35,7 @@ const signOut = createRoute({
   path: "/api/auth/sign-out",
   tags: ["auth"],
   summary: "End the current session (cookie or bearer)",
-  security: [{ bearer: [] }, { cookie: [] }],
+  security: SESSION_SECURITY,
   responses: {
     200: { description: "Signed out", content: { "application/json": { schema: SignOutResultSchema } } },
     ...errorResponses(401),

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { MeSchema } from "../../shared/schemas/auth.js";
-import { errorResponses } from "../../shared/schemas/common.js";
+import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import type { Organizations } from "../organizations.js";
 import type { KilnEnv } from "../types.js";
 
@@ -9,7 +9,7 @@ const route = createRoute({
   path: "/v1/me",
   tags: ["identity"],
   summary: "The signed-in user, their session and their organizations",
-  security: [{ bearer: [] }, { cookie: [] }],
+  security: SESSION_SECURITY,
   responses: {
     200: { description: "The caller", content: { "application/json": { schema: MeSchema } } },
     ...errorResponses(401),

@@ -25,3 +25,6 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 422 |
     statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: { "application/json": { schema: ErrorBodySchema } } }]),
   );
 }
+
+/** OpenAPI security for routes that take the session cookie or a bearer token. */
+export const SESSION_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { cookie: [] }];

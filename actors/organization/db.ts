@@ -1,0 +1,55 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Repositories of the org. `remote_url` is normalized, so adding the same remote twice finds this row. */
+export const repos = sqliteTable(
+  "repos",
+  {
+    id: text("id").primaryKey(),
+    remoteUrl: text("remote_url").notNull(),
+    name: text("name").notNull(),
+    defaultBranch: text("default_branch"),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("repos_remote_url_uq").on(t.remoteUrl)],
+);
+
+/** Task summaries: a read index whose source is each TaskActor, which pushes its summary here on every change. */
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    repoId: text("repo_id").notNull(),
+    title: text("title").notNull(),
+    branch: text("branch").notNull(),
+    state: text("state").notNull(),
+    phase: text("phase").notNull(),
+    label: text("label").notNull(),
+    message: text("message"),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("tasks_repo_branch_uq").on(t.repoId, t.branch), index("tasks_updated_at_idx").on(t.updatedAt)],
+);
+
+/** Runtime issues reported by workflow `onError` hooks anywhere under this org: a bounded history. */
+export const runtimeIssues = sqliteTable(
+  "runtime_issues",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    actorType: text("actor_type").notNull(),
+    actorId: text("actor_id").notNull(),
+    scope: text("scope").notNull(),
+    workflow: text("workflow").notNull(),
+    step: text("step"),
+    attempt: integer("attempt"),
+    willRetry: integer("will_retry", { mode: "boolean" }).notNull(),
+    message: text("message").notNull(),
+    occurredAt: text("occurred_at").notNull(),
+    resolvedAt: text("resolved_at"),
+  },
+  (t) => [index("runtime_issues_actor_idx").on(t.actorId)],
+);
+
+export const schema = { repos, tasks, runtimeIssues };

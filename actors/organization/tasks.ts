@@ -1,0 +1,130 @@
+import { randomBytes } from "node:crypto";
+import { and, desc, eq, like, or } from "drizzle-orm";
+import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
+import { UserError } from "rivetkit";
+import { deriveTitle, sanitizeBranchName, uniqueBranchName } from "../../shared/branch.js";
+import {
+  CreateTaskBodySchema,
+  type Repo,
+  type TaskPhase,
+  type TaskState as TaskLifecycleState,
+  type TaskSummary,
+} from "../../shared/schemas/task.js";
+import { ACTOR_ERRORS } from "../auth.js";
+import type { TaskInput } from "../task/state.js";
+import { PHASE_LABELS } from "../task/state.js";
+import { repos, tasks, type schema } from "./db.js";
+
+export type OrgDb = SqliteRemoteDatabase<typeof schema>;
+
+type TaskRow = typeof tasks.$inferSelect;
+
+export function rowToSummary(r: TaskRow): TaskSummary {
+  return {
+    id: r.id,
+    repoId: r.repoId,
+    title: r.title,
+    branch: r.branch,
+    lifecycle: { phase: r.phase as TaskPhase, state: r.state as TaskLifecycleState, label: r.label, message: r.message },
+    createdBy: r.createdBy,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+export async function listRepos(db: OrgDb): Promise<Repo[]> {
+  return db.select().from(repos).orderBy(repos.createdAt);
+}
+
+export async function findRepo(db: OrgDb, repoId: string): Promise<Repo | undefined> {
+  return (await db.select().from(repos).where(eq(repos.id, repoId)).limit(1))[0];
+}
+
+export async function listTaskSummaries(db: OrgDb, opts: { repoId?: string; limit?: number } = {}): Promise<TaskSummary[]> {
+  const rows = await db
+    .select()
+    .from(tasks)
+    .where(opts.repoId ? eq(tasks.repoId, opts.repoId) : undefined)
+    .orderBy(desc(tasks.createdAt), desc(tasks.id))
+    .limit(opts.limit ?? 10_000);
+  return rows.map(rowToSummary);
+}
+
+export async function findTask(db: OrgDb, taskId: string): Promise<TaskRow | undefined> {
+  return (await db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1))[0];
+}
+
+/** Branch names in use in a repo that could collide with `base` or its numbered variants. */
+async function takenBranches(db: OrgDb, repoId: string, base: string): Promise<Set<string>> {
+  const rows = await db
+    .select({ branch: tasks.branch })
+    .from(tasks)
+    .where(and(eq(tasks.repoId, repoId), or(eq(tasks.branch, base), like(tasks.branch, `${base}-%`))));
+  return new Set(rows.map((r) => r.branch));
+}
+
+/**
+ * Writes a new task's row (state `starting`, phase `queued`) and returns what the TaskActor is
+ * created with. Title and branch are derived from the prompt when omitted; the branch is made
+ * valid and, when taken in the repo, suffixed.
+ */
+export async function insertTask(db: OrgDb, orgId: string, userId: string, rawBody: unknown, sandboxProvider: string): Promise<{ input: TaskInput; summary: TaskSummary }> {
+  const parsed = CreateTaskBodySchema.safeParse(rawBody);
+  if (!parsed.success) throw new UserError("Invalid task.", { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: parsed.error.issues } });
+  const body = parsed.data;
+  const repo = await findRepo(db, body.repoId);
+  if (!repo) throw new UserError(`No repository ${body.repoId} in this organization.`, { code: ACTOR_ERRORS.repoNotFound });
+  const title = body.title ?? deriveTitle(body.prompt);
+  const base = sanitizeBranchName(body.branch ?? title);
+  const branch = uniqueBranchName(base, await takenBranches(db, repo.id, base));
+  const now = new Date().toISOString();
+  const taskId = `t_${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}`;
+  const row: TaskRow = {
+    id: taskId,
+    repoId: repo.id,
+    title,
+    branch,
+    state: "starting",
+    phase: "queued",
+    label: PHASE_LABELS.queued,
+    message: null,
+    createdBy: userId,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await db.insert(tasks).values(row);
+  return {
+    input: { orgId, repoId: repo.id, taskId, remoteUrl: repo.remoteUrl, title, branch, prompt: body.prompt, createdBy: userId, sandboxProvider },
+    summary: rowToSummary(row),
+  };
+}
+
+/** Applies a summary pushed by a TaskActor. Stale pushes (older updatedAt) are ignored. */
+export async function applyTaskSummary(db: OrgDb, s: TaskSummary): Promise<boolean> {
+  const existing = await findTask(db, s.id);
+  if (!existing || existing.updatedAt > s.updatedAt) return false;
+  await db
+    .update(tasks)
+    .set({
+      title: s.title,
+      branch: s.branch,
+      state: s.lifecycle.state,
+      phase: s.lifecycle.phase,
+      label: s.lifecycle.label,
+      message: s.lifecycle.message,
+      updatedAt: s.updatedAt,
+    })
+    .where(eq(tasks.id, s.id));
+  return true;
+}
+
+/** Claims `name` for a task in its repo's branch index, or refuses with conflict. */
+export async function reserveBranch(db: OrgDb, repoId: string, taskId: string, name: string): Promise<void> {
+  const holder = (await db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.repoId, repoId), eq(tasks.branch, name))).limit(1))[0];
+  if (holder && holder.id !== taskId) throw new UserError(`Branch ${name} is already used by another task.`, { code: ACTOR_ERRORS.conflict });
+  await db.update(tasks).set({ branch: name }).where(eq(tasks.id, taskId));
+}
+
+export async function tasksToResume(db: OrgDb): Promise<TaskRow[]> {
+  return db.select().from(tasks).where(eq(tasks.state, "starting"));
+}

@@ -1,0 +1,61 @@
+/**
+ * The sandbox provider interface every provider implements: `local-git` now, the real
+ * `local` sandbox-agent provider and `daytona` next. Control-plane operations are native to
+ * the provider; once a sandbox exists, commands run through `exec` (sandbox-agent's process
+ * API on real providers).
+ */
+export interface SandboxRef {
+  provider: string;
+  sandboxId: string;
+}
+
+export interface ExecRequest {
+  command: string;
+  args: string[];
+  /** Relative to the sandbox root; must stay inside it. */
+  cwd?: string;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Stable codes for provisioning failures, shared by all providers; each maps to a message a user can act on. */
+export type SandboxErrorCode =
+  | "binary_missing"
+  | "port_in_use"
+  | "create_failed"
+  | "start_failed"
+  | "server_unhealthy"
+  | "clone_failed"
+  | "checkout_failed"
+  | "command_failed"
+  | "command_timeout"
+  | "sandbox_not_found";
+
+export class SandboxError extends Error {
+  constructor(
+    readonly code: SandboxErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SandboxError";
+  }
+}
+
+export interface SandboxProvider {
+  readonly id: string;
+  /** Allocates the sandbox. Idempotent for the same id. */
+  create(input: { orgId: string; sandboxId: string }): Promise<SandboxRef>;
+  start(ref: SandboxRef): Promise<void>;
+  /** Makes sure the in-sandbox server answers; returns its endpoint when it has one. */
+  ensureServer(ref: SandboxRef): Promise<{ endpoint: string | null }>;
+  exec(ref: SandboxRef, req: ExecRequest): Promise<ExecResult>;
+  stop(ref: SandboxRef): Promise<void>;
+  /** Deletes the sandbox and everything in it. Idempotent. */
+  destroy(ref: SandboxRef): Promise<void>;
+}

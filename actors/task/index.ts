@@ -1,0 +1,148 @@
+import { actor, event, queue, UserError } from "rivetkit";
+import { workflow } from "rivetkit/workflow";
+import { isValidBranchName } from "../../shared/branch.js";
+import { SessionIdSchema, type TaskDetail, type TaskView, type Workbench } from "../../shared/schemas/task.js";
+import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, internalParams, type Caller } from "../auth.js";
+import { keys } from "../keys.js";
+import type { Registry } from "../registry.js";
+import { reportRuntimeIssue } from "../runtime-issues.js";
+import { sandboxGit } from "../sandbox/git.js";
+import { sandboxProvider } from "../sandbox/index.js";
+import { appendHistory, publishTask } from "./publish.js";
+import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
+import { runTaskCommand } from "./workflow.js";
+
+function invalid(message: string): UserError {
+  return new UserError(message, { code: ACTOR_ERRORS.invalidRequest });
+}
+
+function conflict(message: string): UserError {
+  return new UserError(message, { code: ACTOR_ERRORS.conflict });
+}
+
+function sessionId(raw: unknown): string {
+  const parsed = SessionIdSchema.safeParse(raw);
+  if (!parsed.success) throw invalid(`Invalid session id: ${parsed.error.issues[0]?.message ?? "bad format"}`);
+  return parsed.data;
+}
+
+/**
+ * TaskActor, key ["org", orgId, "repo", repoId, "task", taskId]: one branch. It owns the task's
+ * lifecycle, references its sandbox by identity, keeps each member's own workbench state, and
+ * pushes its summary up to the OrganizationActor on every change.
+ */
+export const task = actor({
+  createState: (_c, input: TaskInput | undefined): TaskState => initialTaskState(input),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  events: {
+    taskUpdated: event<TaskDetail>(),
+    /** Sent only to the connections of the user it belongs to. */
+    workbenchUpdated: event<Workbench>(),
+  },
+  queues: {
+    commands: queue<TaskCommand>({ canPublish: internalOnly }),
+  },
+  run: workflow(
+    async (ctx) => {
+      await ctx.loop("commands", async (loop) => {
+        const msg = await loop.queue.next("wait-command", { names: ["commands"] });
+        await runTaskCommand(loop, msg.body);
+      });
+    },
+    {
+      onError: (c, event): Promise<void> =>
+        reportRuntimeIssue(c.client<Registry>(), { orgId: c.state.orgId, actorType: "task", actorId: c.actorId, scope: `task:${c.state.taskId}` }, event),
+    },
+  ),
+  actions: {
+    /** The task and the caller's own workbench state. */
+    view: (c): TaskView => taskView(c.state, c.conn.state.userId),
+
+    rename: async (c, title: string): Promise<TaskView> => {
+      const next = typeof title === "string" ? title.trim() : "";
+      if (!next || next.length > 200) throw invalid("A title is 1 to 200 characters.");
+      if (next !== c.state.title) {
+        c.state.title = next;
+        await publishTask(c);
+        await appendHistory(c, "named", `Renamed to "${next}"`, c.conn.state.userId);
+      }
+      return taskView(c.state, c.conn.state.userId);
+    },
+
+    /** Renames the branch with git in the task's working copy, after reserving the name in the org's index. */
+    renameBranch: async (c, name: string): Promise<TaskView> => {
+      const s = c.state;
+      if (typeof name !== "string" || !isValidBranchName(name)) throw invalid(`"${String(name)}" is not a valid git branch name.`);
+      if (s.lifecycle.state !== "ready" || !s.sandbox) {
+        throw conflict(`The branch can be renamed once the task is ready (it is ${s.lifecycle.label.toLowerCase()}).`);
+      }
+      if (name === s.branch) return taskView(s, c.conn.state.userId);
+      const provider = sandboxProvider(s.sandboxProvider);
+      if (await sandboxGit.branchExists(provider, s.sandbox, name)) throw conflict(`A branch named ${name} already exists.`);
+      const org = c.client<Registry>().organization.get(keys.organization(s.orgId ?? ""), { params: internalParams() });
+      const from = s.branch;
+      try {
+        await org.reserveBranch(s.repoId, s.taskId, name);
+      } catch (err) {
+        // An error from another actor arrives as a client error; keep its code for our caller.
+        if ((err as { code?: string }).code === ACTOR_ERRORS.conflict) throw conflict((err as Error).message);
+        throw err;
+      }
+      try {
+        await sandboxGit.renameBranch(provider, s.sandbox, from, name);
+      } catch (err) {
+        await org.reserveBranch(s.repoId, s.taskId, from);
+        throw err;
+      }
+      s.branch = name;
+      await publishTask(c);
+      await appendHistory(c, "branch_renamed", `Branch renamed from ${from} to ${name}`, c.conn.state.userId);
+      return taskView(s, c.conn.state.userId);
+    },
+
+    archive: async (c): Promise<TaskView> => {
+      if (c.state.lifecycle.state === "archived") throw conflict("The task is already archived.");
+      await c.queue.send("commands", { type: "archive", by: c.conn.state.userId });
+      return taskView(c.state, c.conn.state.userId);
+    },
+
+    /** Stops provisioning at the next step boundary, destroys the sandbox and marks the task killed. */
+    kill: async (c): Promise<TaskView> => {
+      if (c.state.lifecycle.phase === "killed") return taskView(c.state, c.conn.state.userId);
+      c.state.killed = true;
+      await c.saveState({ immediate: true });
+      await c.queue.send("commands", { type: "kill", by: c.conn.state.userId });
+      return taskView(c.state, c.conn.state.userId);
+    },
+
+    setDraft: (c, rawSessionId: string, text: string) => updateWorkbench(c, sessionId(rawSessionId), { draft: String(text ?? "") }),
+    markRead: (c, rawSessionId: string) => updateWorkbench(c, sessionId(rawSessionId), { unread: false }),
+    markUnread: (c, rawSessionId: string) => updateWorkbench(c, sessionId(rawSessionId), { unread: true }),
+
+    /** Kiln-internal: starts (or resumes after a restart) provisioning. Idempotent. */
+    resume: async (c): Promise<void> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      if (c.state.lifecycle.state === "starting" && !c.state.killed) await c.queue.send("commands", { type: "provision" });
+    },
+  },
+});
+
+interface WorkbenchContext {
+  state: TaskState;
+  conn: { state: Caller };
+  conns: Map<string, { state: unknown; send(name: "workbenchUpdated", wb: Workbench): void }>;
+  saveState(opts: { immediate: boolean }): Promise<void>;
+}
+
+async function updateWorkbench(c: WorkbenchContext, id: string, change: { draft?: string; unread?: boolean }): Promise<Workbench> {
+  const userId = c.conn.state.userId;
+  if (!userId) throw invalid("Workbench state belongs to a user.");
+  const mine = (c.state.workbench[userId] ??= { sessions: {} });
+  const prev = mine.sessions[id] ?? { draft: "", unread: false, updatedAt: "" };
+  mine.sessions[id] = { ...prev, ...change, updatedAt: new Date().toISOString() };
+  await c.saveState({ immediate: true });
+  for (const conn of c.conns.values()) {
+    if ((conn.state as Caller | undefined)?.userId === userId) conn.send("workbenchUpdated", mine);
+  }
+  return mine;
+}

@@ -1,0 +1,38 @@
+import type { Client } from "rivetkit";
+import type { HistoryKind, TaskDetail } from "../../shared/schemas/task.js";
+import { internalParams } from "../auth.js";
+import { keys } from "../keys.js";
+import type { Registry } from "../registry.js";
+import { taskDetail, taskSummary, type TaskState } from "./state.js";
+
+/** What both task actions and task workflow steps can do: read state, reach other actors, broadcast. */
+export interface TaskContext {
+  state: TaskState;
+  client(): Client<Registry>;
+  broadcast(name: "taskUpdated", detail: TaskDetail): void;
+}
+
+/**
+ * Publishes a change: pushes the summary up to the organization's index (awaited, so the index
+ * never silently falls behind) and tells the task's subscribers the new state.
+ */
+export async function publishTask(c: TaskContext): Promise<void> {
+  const s = c.state;
+  s.updatedAt = new Date().toISOString();
+  if (!s.orgId) return;
+  await c.client().organization.get(keys.organization(s.orgId), { params: internalParams() }).recordTaskSummary(taskSummary(s));
+  c.broadcast("taskUpdated", taskDetail(s));
+}
+
+/** Appends to the repository's history without waiting for it to be written. */
+export async function appendHistory(c: TaskContext, kind: HistoryKind, message: string, actorUserId: string | null): Promise<void> {
+  const s = c.state;
+  if (!s.orgId) return;
+  await c
+    .client()
+    .history.getOrCreate(keys.history(s.orgId, s.repoId), {
+      params: internalParams(),
+      createWithInput: { orgId: s.orgId, repoId: s.repoId },
+    })
+    .send("append", { taskId: s.taskId, kind, message, actorUserId, at: new Date().toISOString() }, { wait: false });
+}

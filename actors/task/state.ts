@@ -1,0 +1,97 @@
+import type { TaskDetail, TaskLifecycle, TaskPhase, TaskSummary, TaskView, Workbench } from "../../shared/schemas/task.js";
+import type { SandboxRef } from "../sandbox/provider.js";
+
+/** Given by the OrganizationActor when it creates the task; clients never create tasks directly. */
+export interface TaskInput {
+  orgId: string;
+  repoId: string;
+  taskId: string;
+  remoteUrl: string;
+  title: string;
+  branch: string;
+  prompt: string;
+  createdBy: string;
+  sandboxProvider: string;
+}
+
+export interface TaskState {
+  /** Null when reached without Kiln's input: such an actor refuses every caller. */
+  orgId: string | null;
+  repoId: string;
+  taskId: string;
+  remoteUrl: string;
+  title: string;
+  branch: string;
+  prompt: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  lifecycle: TaskLifecycle;
+  sandboxProvider: string;
+  /** Set once the sandbox exists; the task references it, it does not own the provider. */
+  sandbox: SandboxRef | null;
+  killed: boolean;
+  /** Per-user workbench state, keyed by user id. Each user sees only their own. */
+  workbench: Record<string, Workbench>;
+}
+
+export type TaskCommand = { type: "provision" } | { type: "archive"; by: string | null } | { type: "kill"; by: string | null };
+
+export const PHASE_LABELS: Record<TaskPhase, string> = {
+  queued: "Queued",
+  "create-sandbox": "Creating sandbox",
+  "start-sandbox": "Starting sandbox",
+  "ensure-server": "Starting sandbox server",
+  "clone-repo": "Cloning repository",
+  "checkout-branch": "Checking out branch",
+  ready: "Ready",
+  archived: "Archived",
+  killed: "Killed",
+};
+
+export function initialTaskState(input: TaskInput | undefined): TaskState {
+  const now = new Date().toISOString();
+  return {
+    orgId: input?.orgId ?? null,
+    repoId: input?.repoId ?? "",
+    taskId: input?.taskId ?? "",
+    remoteUrl: input?.remoteUrl ?? "",
+    title: input?.title ?? "",
+    branch: input?.branch ?? "",
+    prompt: input?.prompt ?? "",
+    createdBy: input?.createdBy ?? "",
+    createdAt: now,
+    updatedAt: now,
+    lifecycle: { phase: "queued", state: "starting", label: PHASE_LABELS.queued, message: null },
+    sandboxProvider: input?.sandboxProvider ?? "local-git",
+    sandbox: null,
+    killed: false,
+    workbench: {},
+  };
+}
+
+export function taskSummary(s: TaskState): TaskSummary {
+  return {
+    id: s.taskId,
+    repoId: s.repoId,
+    title: s.title,
+    branch: s.branch,
+    lifecycle: { ...s.lifecycle },
+    createdBy: s.createdBy,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+export function taskDetail(s: TaskState): TaskDetail {
+  return { ...taskSummary(s), orgId: s.orgId ?? "", prompt: s.prompt, sandbox: s.sandbox ? { ...s.sandbox } : null, killed: s.killed };
+}
+
+export function taskView(s: TaskState, userId: string | null): TaskView {
+  return { task: taskDetail(s), workbench: (userId && s.workbench[userId]) || { sessions: {} } };
+}
+
+/** The sandbox a task uses is derived from the task, so a replayed workflow finds it without step output. */
+export function sandboxRefFor(s: TaskState): SandboxRef {
+  return { provider: s.sandboxProvider, sandboxId: s.taskId };
+}

@@ -1,0 +1,127 @@
+import type { WorkflowLoopContextOf } from "rivetkit/workflow";
+import type { TaskPhase } from "../../shared/schemas/task.js";
+import { resolveRuntimeIssues } from "../runtime-issues.js";
+import { sandboxGit } from "../sandbox/git.js";
+import { sandboxProvider } from "../sandbox/index.js";
+import type { task } from "./index.js";
+import { appendHistory, publishTask } from "./publish.js";
+import { PHASE_LABELS, sandboxRefFor, type TaskCommand, type TaskState } from "./state.js";
+
+type Loop = WorkflowLoopContextOf<typeof task>;
+
+/** Retries for one provisioning step: transient failures (a flaky network clone) get a second chance. */
+const STEP_RETRIES = 2;
+
+interface ProvisionStep {
+  phase: Exclude<TaskPhase, "queued" | "ready" | "archived" | "killed">;
+  run(s: TaskState): Promise<void>;
+}
+
+/** The provisioning phases, in order. Each is one named durable step; the names are part of workflow history. */
+const PROVISION_STEPS: ProvisionStep[] = [
+  {
+    phase: "create-sandbox",
+    run: async (s) => {
+      await sandboxProvider(s.sandboxProvider).create({ orgId: s.orgId ?? "", sandboxId: s.taskId });
+    },
+  },
+  { phase: "start-sandbox", run: (s) => sandboxProvider(s.sandboxProvider).start(sandboxRefFor(s)) },
+  {
+    phase: "ensure-server",
+    run: async (s) => {
+      await sandboxProvider(s.sandboxProvider).ensureServer(sandboxRefFor(s));
+    },
+  },
+  { phase: "clone-repo", run: (s) => sandboxGit.clone(sandboxProvider(s.sandboxProvider), sandboxRefFor(s), s.remoteUrl) },
+  { phase: "checkout-branch", run: (s) => sandboxGit.checkout(sandboxProvider(s.sandboxProvider), sandboxRefFor(s), s.branch) },
+];
+
+async function enterPhase(loop: Loop, phase: TaskPhase): Promise<void> {
+  const s = loop.state;
+  if (s.lifecycle.phase === phase && s.lifecycle.state === "starting") return;
+  s.lifecycle = { phase, state: "starting", label: PHASE_LABELS[phase], message: null };
+  if (phase === "start-sandbox") s.sandbox = sandboxRefFor(s);
+  await publishTask(loop);
+}
+
+/**
+ * Provisions the task's sandbox and working copy. Safe to run again: every step is idempotent.
+ * All reads of actor state happen inside steps, where the workflow engine allows them.
+ */
+async function provision(loop: Loop): Promise<void> {
+  const startable = await loop.step("check-provision", async () => loop.state.lifecycle.state === "starting" && !loop.state.killed);
+  if (!startable) return;
+  for (const step of PROVISION_STEPS) {
+    const result = await loop.tryStep({
+      name: step.phase,
+      maxRetries: STEP_RETRIES,
+      retryBackoffBase: 250,
+      timeout: 10 * 60_000,
+      catch: ["exhausted", "timeout", "critical"],
+      run: async (): Promise<"done" | "killed"> => {
+        // A kill that arrived mid-provisioning stops here; its own command then tears down.
+        if (loop.state.killed) return "killed";
+        await enterPhase(loop, step.phase);
+        await step.run(loop.state);
+        return "done";
+      },
+    });
+    if (result.ok && result.value === "killed") return;
+    if (!result.ok) {
+      const failure = result.failure;
+      await loop.step("record-error", async () => {
+        const s = loop.state;
+        const message = `${PHASE_LABELS[step.phase]} failed: ${failure.error.message}`;
+        s.lifecycle = { phase: step.phase, state: "error", label: "Failed", message };
+        await publishTask(loop);
+        await appendHistory(loop, "error", message, null);
+      });
+      return;
+    }
+  }
+  await loop.step("mark-ready", async () => {
+    const s = loop.state;
+    if (s.killed) return;
+    s.lifecycle = { phase: "ready", state: "ready", label: PHASE_LABELS.ready, message: null };
+    await publishTask(loop);
+    await appendHistory(loop, "provisioned", `Sandbox ready on branch ${s.branch}`, null);
+    if (s.orgId) await resolveRuntimeIssues(loop.client(), s.orgId, loop.actorId);
+  });
+}
+
+async function archive(loop: Loop, by: string | null): Promise<void> {
+  await loop.step("stop-sandbox", async () => {
+    const s = loop.state;
+    if (s.lifecycle.state !== "archived" && s.sandbox) await sandboxProvider(s.sandboxProvider).stop(s.sandbox);
+  });
+  await loop.step("mark-archived", async () => {
+    const s = loop.state;
+    if (s.lifecycle.state === "archived") return;
+    s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: null };
+    await publishTask(loop);
+    await appendHistory(loop, "archived", "Task archived", by);
+  });
+}
+
+async function kill(loop: Loop, by: string | null): Promise<void> {
+  await loop.step("destroy-sandbox", async () => {
+    const s = loop.state;
+    if (s.lifecycle.phase !== "killed") await sandboxProvider(s.sandboxProvider).destroy(sandboxRefFor(s));
+  });
+  await loop.step("mark-killed", async () => {
+    const s = loop.state;
+    if (s.lifecycle.phase === "killed") return;
+    s.killed = true;
+    s.sandbox = null;
+    s.lifecycle = { phase: "killed", state: "archived", label: PHASE_LABELS.killed, message: null };
+    await publishTask(loop);
+    await appendHistory(loop, "killed", "Task killed; its sandbox was destroyed", by);
+  });
+}
+
+/** One command at a time, in arrival order: provisioning, archive and kill never interleave. */
+export async function runTaskCommand(loop: Loop, command: TaskCommand): Promise<void> {
+  if (command.type === "provision") await provision(loop);
+  else if (command.type === "archive") await archive(loop, command.by);
+  else await kill(loop, command.by);
+}

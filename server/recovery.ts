@@ -1,0 +1,22 @@
+import type { Logger } from "pino";
+import { internalParams } from "../actors/auth.js";
+import { keys } from "../actors/keys.js";
+import type { Organizations } from "./organizations.js";
+import type { KilnClient } from "./rivet.js";
+
+/**
+ * After a start (including one after kill -9), asks every organization to resume the tasks it
+ * still has provisioning. Actors sleep until called, so nothing else would wake them. Each org
+ * either resumes its tasks' workflows or fails them with a reason; none is left `starting`.
+ */
+export async function resumeProvisioning(orgs: Organizations, client: KilnClient, logger: Logger): Promise<void> {
+  const orgIds = await orgs.allOrgIds();
+  for (const orgId of orgIds) {
+    try {
+      const result = await client.organization.get(keys.organization(orgId), { params: internalParams() }).resumeTasks();
+      if (result.resumed || result.failed) logger.info({ orgId, ...result }, "resumed provisioning after start");
+    } catch (err) {
+      logger.error({ err, orgId }, "could not resume an organization's tasks");
+    }
+  }
+}

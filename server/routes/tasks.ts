@@ -1,0 +1,129 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import {
+  CreateTaskBodySchema,
+  DraftBodySchema,
+  RenameBranchBodySchema,
+  RenameTaskBodySchema,
+  SessionIdSchema,
+  TaskSummarySchema,
+  TaskViewSchema,
+  WorkbenchSchema,
+} from "../../shared/schemas/task.js";
+import { orgActor, taskActor } from "../actor-handles.js";
+import type { KilnClient } from "../rivet.js";
+import type { KilnEnv } from "../types.js";
+
+const OrgParams = z.object({ orgId: z.string() });
+const TaskParams = OrgParams.extend({ taskId: z.string().min(1).max(64) });
+const SessionParams = TaskParams.extend({ sessionId: SessionIdSchema });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+const tags = ["tasks"];
+
+const route = <P extends z.ZodType>(method: "get" | "post" | "patch" | "put" | "delete", path: string, summary: string, params: P) => ({
+  method,
+  path,
+  summary,
+  tags,
+  security: SESSION_SECURITY,
+  params,
+});
+
+const createTask = createRoute({
+  ...route("post", "/v1/orgs/{orgId}/tasks", "Create a task (one branch); provisioning continues after the 202", OrgParams),
+  request: { params: OrgParams, body: body(CreateTaskBodySchema) },
+  responses: { 202: json(z.object({ task: TaskSummarySchema }), "Accepted; watch `lifecycle`"), ...errorResponses(400, 401, 403, 404) },
+});
+const listTasks = createRoute({
+  ...route("get", "/v1/orgs/{orgId}/tasks", "Task summaries, from the organization's index", OrgParams),
+  request: { params: OrgParams, query: z.object({ repoId: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(10_000).optional() }) },
+  responses: { 200: json(z.object({ tasks: z.array(TaskSummarySchema) }), "Tasks"), ...errorResponses(400, 401, 403) },
+});
+const getTask = createRoute({
+  ...route("get", "/v1/orgs/{orgId}/tasks/{taskId}", "A task and your own workbench state on it", TaskParams),
+  request: { params: TaskParams },
+  responses: { 200: json(TaskViewSchema, "The task"), ...errorResponses(401, 403, 404) },
+});
+const renameTask = createRoute({
+  ...route("patch", "/v1/orgs/{orgId}/tasks/{taskId}", "Rename the task", TaskParams),
+  request: { params: TaskParams, body: body(RenameTaskBodySchema) },
+  responses: { 200: json(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404) },
+});
+const renameBranch = createRoute({
+  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/branch", "Rename the task's branch (a git operation in its working copy)", TaskParams),
+  request: { params: TaskParams, body: body(RenameBranchBodySchema) },
+  responses: { 200: json(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404, 409) },
+});
+const archiveTask = createRoute({
+  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/archive", "Archive the task; its sandbox is stopped", TaskParams),
+  request: { params: TaskParams },
+  responses: { 202: json(TaskViewSchema, "Archiving"), ...errorResponses(401, 403, 404, 409) },
+});
+const killTask = createRoute({
+  ...route("delete", "/v1/orgs/{orgId}/tasks/{taskId}", "Kill the task: its sandbox is destroyed", TaskParams),
+  request: { params: TaskParams },
+  responses: { 202: json(TaskViewSchema, "Killing"), ...errorResponses(401, 403, 404) },
+});
+const saveDraft = createRoute({
+  ...route("put", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/draft", "Save your draft prompt for a session", SessionParams),
+  request: { params: SessionParams, body: body(DraftBodySchema) },
+  responses: { 200: json(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
+});
+const markRead = createRoute({
+  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/read", "Mark a session read, for you", SessionParams),
+  request: { params: SessionParams },
+  responses: { 200: json(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
+});
+const markUnread = createRoute({
+  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/unread", "Mark a session unread, for you", SessionParams),
+  request: { params: SessionParams },
+  responses: { 200: json(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
+});
+
+export function taskRoutes(client: () => KilnClient) {
+  return new OpenAPIHono<KilnEnv>()
+    .openapi(createTask, async (c) => {
+      const task = await orgActor(client(), c.get("orgId"), c.get("user").id).createTask(c.req.valid("json"));
+      return c.json({ task }, 202);
+    })
+    .openapi(listTasks, async (c) => {
+      const tasks = await orgActor(client(), c.get("orgId"), c.get("user").id).listTasks(c.req.valid("query"));
+      return c.json({ tasks }, 200);
+    })
+    .openapi(getTask, async (c) => {
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);
+      return c.json(await t.view(), 200);
+    })
+    .openapi(renameTask, async (c) => {
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);
+      return c.json(await t.rename(c.req.valid("json").title), 200);
+    })
+    .openapi(renameBranch, async (c) => {
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);
+      return c.json(await t.renameBranch(c.req.valid("json").name), 200);
+    })
+    .openapi(archiveTask, async (c) => {
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);
+      return c.json(await t.archive(), 202);
+    })
+    .openapi(killTask, async (c) => {
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);
+      return c.json(await t.kill(), 202);
+    })
+    .openapi(saveDraft, async (c) => {
+      const { taskId, sessionId } = c.req.valid("param");
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, taskId);
+      return c.json({ workbench: await t.setDraft(sessionId, c.req.valid("json").text) }, 200);
+    })
+    .openapi(markRead, async (c) => {
+      const { taskId, sessionId } = c.req.valid("param");
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, taskId);
+      return c.json({ workbench: await t.markRead(sessionId) }, 200);
+    })
+    .openapi(markUnread, async (c) => {
+      const { taskId, sessionId } = c.req.valid("param");
+      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, taskId);
+      return c.json({ workbench: await t.markUnread(sessionId) }, 200);
+    });
+}

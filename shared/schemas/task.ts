@@ -1,0 +1,153 @@
+import { z } from "zod";
+import { isValidBranchName } from "../branch.js";
+
+export const RepoSchema = z
+  .object({
+    id: z.string(),
+    remoteUrl: z.string(),
+    name: z.string(),
+    defaultBranch: z.string().nullable(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "Repo" });
+export type Repo = z.infer<typeof RepoSchema>;
+
+export const AddRepoBodySchema = z
+  .object({
+    remoteUrl: z
+      .string()
+      .trim()
+      .min(1)
+      .max(2048)
+      .meta({ description: "Any git remote: https://, ssh://, git@host:path, file:// or a local path (for development)" }),
+  })
+  .meta({ id: "AddRepoBody" });
+
+/** Provisioning phases, in order. Real providers (local sandbox-agent, Daytona) report the same ones. */
+export const TASK_PHASES = [
+  "queued",
+  "create-sandbox",
+  "start-sandbox",
+  "ensure-server",
+  "clone-repo",
+  "checkout-branch",
+  "ready",
+  "archived",
+  "killed",
+] as const;
+export const TaskPhaseSchema = z.enum(TASK_PHASES);
+export type TaskPhase = z.infer<typeof TaskPhaseSchema>;
+
+export const TaskStateSchema = z.enum(["starting", "ready", "error", "archived"]);
+export type TaskState = z.infer<typeof TaskStateSchema>;
+
+export const TaskLifecycleSchema = z
+  .object({
+    phase: TaskPhaseSchema,
+    state: TaskStateSchema,
+    label: z.string().meta({ description: "A short human label for the phase" }),
+    message: z.string().nullable().meta({ description: "On error, what went wrong in words a user can act on" }),
+  })
+  .meta({ id: "TaskLifecycle" });
+export type TaskLifecycle = z.infer<typeof TaskLifecycleSchema>;
+
+export const TaskSummarySchema = z
+  .object({
+    id: z.string(),
+    repoId: z.string(),
+    title: z.string(),
+    branch: z.string(),
+    lifecycle: TaskLifecycleSchema,
+    createdBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "TaskSummary" });
+export type TaskSummary = z.infer<typeof TaskSummarySchema>;
+
+export const SandboxRefSchema = z.object({ provider: z.string(), sandboxId: z.string() }).meta({ id: "SandboxRef" });
+
+export const TaskDetailSchema = TaskSummarySchema.extend({
+  orgId: z.string(),
+  prompt: z.string(),
+  sandbox: SandboxRefSchema.nullable(),
+  killed: z.boolean(),
+}).meta({ id: "TaskDetail" });
+export type TaskDetail = z.infer<typeof TaskDetailSchema>;
+
+export const SessionWorkbenchSchema = z.object({ draft: z.string(), unread: z.boolean(), updatedAt: z.string() });
+export type SessionWorkbench = z.infer<typeof SessionWorkbenchSchema>;
+
+/** One user's own workbench state on one task, keyed by session id. Never shown to other users. */
+export const WorkbenchSchema = z
+  .object({ sessions: z.record(z.string(), SessionWorkbenchSchema) })
+  .meta({ id: "Workbench" });
+export type Workbench = z.infer<typeof WorkbenchSchema>;
+
+export const TaskViewSchema = z
+  .object({ task: TaskDetailSchema, workbench: WorkbenchSchema })
+  .meta({ id: "TaskView" });
+export type TaskView = z.infer<typeof TaskViewSchema>;
+
+const branchName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine(isValidBranchName, "is not a valid git branch name")
+  .meta({ description: "A git branch name; validated with the rules of `git check-ref-format --branch`" });
+
+export const CreateTaskBodySchema = z
+  .object({
+    repoId: z.string().min(1).max(64),
+    prompt: z.string().trim().min(1).max(20_000),
+    title: z.string().trim().min(1).max(200).optional(),
+    branch: z.string().trim().min(1).max(200).optional().meta({ description: "Sanitized into a valid branch name; suffixed when taken" }),
+  })
+  .meta({ id: "CreateTaskBody" });
+export type CreateTaskBody = z.infer<typeof CreateTaskBodySchema>;
+
+export const RenameTaskBodySchema = z.object({ title: z.string().trim().min(1).max(200) }).meta({ id: "RenameTaskBody" });
+export const RenameBranchBodySchema = z.object({ name: branchName }).meta({ id: "RenameBranchBody" });
+export const DraftBodySchema = z.object({ text: z.string().max(100_000) }).meta({ id: "DraftBody" });
+export const SessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, - or _");
+
+export const HISTORY_KINDS = ["created", "named", "branch_renamed", "provisioned", "error", "archived", "killed"] as const;
+export const HistoryEventSchema = z
+  .object({
+    id: z.number(),
+    taskId: z.string(),
+    kind: z.enum(HISTORY_KINDS),
+    message: z.string(),
+    actorUserId: z.string().nullable(),
+    at: z.string(),
+  })
+  .meta({ id: "HistoryEvent" });
+export type HistoryEvent = z.infer<typeof HistoryEventSchema>;
+export type HistoryKind = (typeof HISTORY_KINDS)[number];
+
+export const HistoryQuerySchema = z.object({
+  taskId: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const RuntimeIssueSchema = z
+  .object({
+    id: z.number(),
+    actorType: z.string(),
+    actorId: z.string(),
+    scope: z.string().meta({ description: "What the actor works on, e.g. task:<id>" }),
+    workflow: z.string(),
+    step: z.string().nullable(),
+    attempt: z.number().nullable(),
+    willRetry: z.boolean(),
+    message: z.string(),
+    occurredAt: z.string(),
+    resolvedAt: z.string().nullable(),
+  })
+  .meta({ id: "RuntimeIssue" });
+export type RuntimeIssue = z.infer<typeof RuntimeIssueSchema>;
+export type RuntimeIssueReport = Omit<RuntimeIssue, "id" | "resolvedAt">;
+
+export const ClearRuntimeIssuesBodySchema = z.object({ actorId: z.string().min(1).optional() }).meta({ id: "ClearRuntimeIssuesBody" });
