@@ -1,0 +1,112 @@
+/**
+ * A small typed client for Kiln's frontend: REST calls with the session token, and live
+ * subscriptions to organizations and tasks through the RivetKit client mounted at /api/rivet.
+ *
+ * ```ts
+ * const kiln = createKilnClient({ baseUrl: "http://localhost:7741", token });
+ * const me = await kiln.me();
+ * const stop = kiln.subscribeOrganization(me.organizations[0].id, {
+ *   onTaskSummary: (task) => render(task),
+ * });
+ * ```
+ */
+import { createClient } from "rivetkit/client";
+import { keys } from "../actors/keys.js";
+import type { Registry } from "../actors/registry.js";
+import type { ErrorBody } from "./errors.js";
+import type { Me } from "./schemas/auth.js";
+import type { OrgSummary } from "./schemas/org.js";
+import type { CreateTaskBody, Repo, RuntimeIssue, TaskDetail, TaskSummary, TaskView, Workbench } from "./schemas/task.js";
+
+export interface KilnClientOptions {
+  /** Kiln's origin, e.g. `http://localhost:7741`. */
+  baseUrl: string;
+  /** The better-auth session token from sign-in. */
+  token: string;
+  fetch?: typeof fetch;
+}
+
+/** A REST error, carrying Kiln's stable error code. */
+export class KilnApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody,
+  ) {
+    super(body.message);
+    this.name = "KilnApiError";
+  }
+
+  get code(): string {
+    return this.body.error;
+  }
+}
+
+export interface OrganizationHandlers {
+  onOrganization?(org: OrgSummary): void;
+  onTaskSummary?(task: TaskSummary): void;
+  onRuntimeIssues?(issues: RuntimeIssue[]): void;
+  onError?(error: unknown): void;
+}
+
+export interface TaskHandlers {
+  onTask?(task: TaskDetail): void;
+  /** Your own workbench state only; other members' is never sent to you. */
+  onWorkbench?(workbench: Workbench): void;
+  onError?(error: unknown): void;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+export function createKilnClient(opts: KilnClientOptions) {
+  const base = opts.baseUrl.replace(/\/+$/, "");
+  const doFetch = opts.fetch ?? fetch;
+  const rivet = createClient<Registry>({ endpoint: `${base}/api/rivet`, disableMetadataLookup: true });
+  const params = { token: opts.token };
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${opts.token}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await doFetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = (await res.json()) as unknown;
+    if (!res.ok) throw new KilnApiError(res.status, json as ErrorBody);
+    return json as T;
+  }
+
+  const org = (orgId: string) => `/v1/orgs/${encodeURIComponent(orgId)}`;
+
+  return {
+    /** The RivetKit client, for calling actor actions directly. */
+    actors: rivet,
+
+    me: () => request<Me>("GET", "/v1/me"),
+    listRepos: (orgId: string) => request<{ repos: Repo[] }>("GET", `${org(orgId)}/repos`).then((r) => r.repos),
+    addRepo: (orgId: string, remoteUrl: string) => request<{ repo: Repo }>("POST", `${org(orgId)}/repos`, { remoteUrl }).then((r) => r.repo),
+    listTasks: (orgId: string) => request<{ tasks: TaskSummary[] }>("GET", `${org(orgId)}/tasks`).then((r) => r.tasks),
+    createTask: (orgId: string, body: CreateTaskBody) => request<{ task: TaskSummary }>("POST", `${org(orgId)}/tasks`, body).then((r) => r.task),
+    getTask: (orgId: string, taskId: string) => request<TaskView>("GET", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}`),
+    listRuntimeIssues: (orgId: string) => request<{ issues: RuntimeIssue[] }>("GET", `${org(orgId)}/runtime-issues`).then((r) => r.issues),
+
+    /** Live organization state: its profile, task summaries and runtime issues, each event carrying the new state. */
+    subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
+      const conn = rivet.organization.get(keys.organization(orgId), { params }).connect();
+      if (handlers.onOrganization) conn.on("orgUpdated", handlers.onOrganization);
+      if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", handlers.onTaskSummary);
+      if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
+      if (handlers.onError) conn.onError(handlers.onError);
+      return () => conn.dispose();
+    },
+
+    /** Live task state: its detail and lifecycle, and your own workbench state. */
+    subscribeTask(orgId: string, task: Pick<TaskSummary, "id" | "repoId">, handlers: TaskHandlers): Unsubscribe {
+      const conn = rivet.task.get(keys.task(orgId, task.repoId, task.id), { params }).connect();
+      if (handlers.onTask) conn.on("taskUpdated", handlers.onTask);
+      if (handlers.onWorkbench) conn.on("workbenchUpdated", handlers.onWorkbench);
+      if (handlers.onError) conn.onError(handlers.onError);
+      return () => conn.dispose();
+    },
+
+    dispose: () => rivet.dispose(),
+  };
+}
+
+export type KilnClient = ReturnType<typeof createKilnClient>;
