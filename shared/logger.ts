@@ -28,6 +28,17 @@ export function createLogger(level: LevelWithSilent, destination?: pino.Destinat
       base: { service: "kiln" },
       redact: { paths: REDACT, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
+      hooks: {
+        logMethod(args, method, level) {
+          // RivetKit logs every refused action (forbidden, conflict, invalid input) at error level.
+          // Those are the caller's mistakes; real failures also get RivetKit's "internal error" line.
+          const first: unknown = args[0];
+          if (level === 50 && typeof first === "object" && first !== null && (first as { msg?: unknown }).msg === "action error") {
+            return this.debug(...(args as [object]));
+          }
+          return method.apply(this, args);
+        },
+      },
     },
     destination,
   );
