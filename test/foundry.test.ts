@@ -247,6 +247,25 @@ describe("repositories, tasks and history", () => {
   });
 
   describe("runtime issues", () => {
+    it("resolve themselves when the same task later succeeds", async () => {
+      const flaky = makeBareRepo("flaky");
+      const flakyRepo = await A.addRepo(orgId, flaky);
+      renameSync(flaky, `${flaky}.away`);
+      const t = await A.createTask(orgId, { repoId: flakyRepo, prompt: "Flaky clone" });
+      const open = await until(
+        async () => (await A.get<{ issues: RuntimeIssue[] }>(`/v1/orgs/${orgId}/runtime-issues`)).body.issues.filter((i) => i.scope === `task:${t.id}`),
+        (issues) => issues.length > 0,
+        { everyMs: 20 },
+      );
+      expect(open[0]).toMatchObject({ step: "clone-repo", willRetry: true, resolvedAt: null });
+      // The remote comes back before the retry: the clone succeeds and the task becomes ready.
+      renameSync(`${flaky}.away`, flaky);
+      expect((await A.settled(orgId, t.id)).task.lifecycle.state).toBe("ready");
+      const after = (await A.get<{ issues: RuntimeIssue[] }>(`/v1/orgs/${orgId}/runtime-issues`)).body.issues.filter((i) => i.scope === `task:${t.id}`);
+      expect(after.length).toBeGreaterThan(0);
+      expect(after.every((i) => typeof i.resolvedAt === "string")).toBe(true);
+    });
+
     it("turns a failing provisioning step into a task error and a runtime issue, which can be cleared", async () => {
       const broken = makeBareRepo("vanishing");
       const brokenRepo = await A.addRepo(orgId, broken);

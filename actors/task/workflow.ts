@@ -55,7 +55,7 @@ async function provision(loop: Loop): Promise<void> {
     const result = await loop.tryStep({
       name: step.phase,
       maxRetries: STEP_RETRIES,
-      retryBackoffBase: 250,
+      retryBackoffBase: 1000,
       timeout: 10 * 60_000,
       catch: ["exhausted", "timeout", "critical"],
       run: async (): Promise<"done" | "killed"> => {
