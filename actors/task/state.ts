@@ -14,20 +14,12 @@ export interface TaskInput {
   sandboxProvider: string;
 }
 
-export interface TaskState {
+export interface TaskState extends Omit<TaskInput, "orgId"> {
   /** Null when reached without Kiln's input: such an actor refuses every caller. */
   orgId: string | null;
-  repoId: string;
-  taskId: string;
-  remoteUrl: string;
-  title: string;
-  branch: string;
-  prompt: string;
-  createdBy: string;
   createdAt: string;
   updatedAt: string;
   lifecycle: TaskLifecycle;
-  sandboxProvider: string;
   /** Set once the sandbox exists; the task references it, it does not own the provider. */
   sandbox: SandboxRef | null;
   killed: boolean;
