@@ -24,7 +24,7 @@ const url = (protocols: string[], what: string) =>
       }
     }, `must be a ${what} URL (${protocols.map((p) => `${p}//`).join(" or ")}...)`);
 
-const EnvSchema = z
+const FieldsSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
     PORT: z.coerce
@@ -53,32 +53,30 @@ const EnvSchema = z
     RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     RIVET_TOKEN: optionalString,
     RIVET_NAMESPACE: optionalString,
-  })
-  .superRefine((env, ctx) => {
-    if (env.NODE_ENV === "production") {
-      if (!env.BETTER_AUTH_SECRET) {
-        ctx.addIssue({ code: "custom", path: ["BETTER_AUTH_SECRET"], message: "is required when NODE_ENV=production" });
-      } else if (env.BETTER_AUTH_SECRET.length < 32) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["BETTER_AUTH_SECRET"],
-          message: "must be at least 32 characters when NODE_ENV=production",
-        });
-      }
-    }
-    for (const provider of ["GITHUB", "GOOGLE"] as const) {
-      const id = env[`${provider}_CLIENT_ID`];
-      const secret = env[`${provider}_CLIENT_SECRET`];
-      if (id && !secret) {
-        ctx.addIssue({ code: "custom", path: [`${provider}_CLIENT_SECRET`], message: `is required when ${provider}_CLIENT_ID is set` });
-      }
-      if (secret && !id) {
-        ctx.addIssue({ code: "custom", path: [`${provider}_CLIENT_ID`], message: `is required when ${provider}_CLIENT_SECRET is set` });
-      }
-    }
   });
 
-export type Env = z.infer<typeof EnvSchema>;
+export type Env = z.infer<typeof FieldsSchema>;
+
+/**
+ * Rules across variables. They read the raw environment so that they are reported together
+ * with field errors, not only once every field parses.
+ */
+function crossFieldProblems(env: Record<string, string | undefined>): { name: string; message: string }[] {
+  const set = (name: string) => (env[name] ?? "").trim() !== "";
+  const problems: { name: string; message: string }[] = [];
+  if ((env.NODE_ENV ?? "development") === "production") {
+    const secret = (env.BETTER_AUTH_SECRET ?? "").trim();
+    if (!secret) problems.push({ name: "BETTER_AUTH_SECRET", message: "is required when NODE_ENV=production" });
+    else if (secret.length < 32) problems.push({ name: "BETTER_AUTH_SECRET", message: "must be at least 32 characters when NODE_ENV=production" });
+  }
+  for (const provider of ["GITHUB", "GOOGLE"] as const) {
+    const id = `${provider}_CLIENT_ID`;
+    const secret = `${provider}_CLIENT_SECRET`;
+    if (set(id) && !set(secret)) problems.push({ name: secret, message: `is required when ${id} is set` });
+    if (set(secret) && !set(id)) problems.push({ name: id, message: `is required when ${secret} is set` });
+  }
+  return problems;
+}
 
 export interface OAuthClient {
   clientId: string;
@@ -125,13 +123,16 @@ export function readDotEnv(cwd = process.cwd()): Record<string, string> {
 
 /** Validates the environment into a KilnConfig, or throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): KilnConfig {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
+  const parsed = FieldsSchema.safeParse(env);
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => ({ name: issue.path.join(".") || "environment", message: issue.message }))),
+    ...crossFieldProblems(env),
+  ];
+  if (!parsed.success || problems.length > 0) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = issue.path.join(".") || "environment";
+      problems.map(({ name, message }) => {
         const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL/.test(name) ? ` (got "${env[name]}")` : "";
-        return `${name}: ${issue.message}${received}`;
+        return `${name}: ${message}${received}`;
       }),
     );
   }

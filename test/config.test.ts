@@ -37,6 +37,11 @@ describe("configuration", () => {
     expect(lines.join("\n")).not.toContain("pw@host");
   });
 
+  it("reports field errors and cross-variable rules together", () => {
+    const lines = problems({ NODE_ENV: "production", PORT: "abc", GITHUB_CLIENT_ID: "id" });
+    expect(lines.map((l) => l.split(":")[0]).sort()).toEqual(["BETTER_AUTH_SECRET", "GITHUB_CLIENT_SECRET", "PORT"]);
+  });
+
   it("requires a secret of 32+ characters in production", () => {
     expect(problems({ NODE_ENV: "production" })).toEqual(["BETTER_AUTH_SECRET: is required when NODE_ENV=production"]);
     expect(problems({ NODE_ENV: "production", BETTER_AUTH_SECRET: "x".repeat(31) })[0]).toMatch(/^BETTER_AUTH_SECRET: must be at least 32/);

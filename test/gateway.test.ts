@@ -66,6 +66,8 @@ describe("the HTTP gateway", () => {
     );
     expect(doc.components.schemas.SignUpBody?.required).toEqual(expect.arrayContaining(["email", "password", "name"]));
     expect(doc.components.schemas.Me?.properties).toHaveProperty("organizations");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/orgs/{orgId}/tasks", "/v1/orgs/{orgId}/tasks/{taskId}/branch"]));
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/api/rivet"))).toEqual([]);
   });
 
   it("renders the docs page with its assets served locally", async () => {

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 
 const ACTORS_DIR = resolve(import.meta.dirname, "..");
 
@@ -17,7 +17,9 @@ for (const name of readdirSync(ACTORS_DIR)) {
   const schema = join(ACTORS_DIR, name, "db.ts");
   if (!existsSync(schema)) continue;
   const out = join(ACTORS_DIR, name, "drizzle");
-  execFileSync("npx", ["drizzle-kit", "generate", "--dialect", "sqlite", "--schema", schema, "--out", out], { stdio: "inherit" });
+  // drizzle-kit prefixes paths with "./", so it needs them relative to the working directory.
+  const rel = (p: string) => relative(process.cwd(), p);
+  execFileSync("npx", ["drizzle-kit", "generate", "--dialect", "sqlite", "--schema", rel(schema), "--out", rel(out)], { stdio: "inherit" });
   const journal = JSON.parse(readFileSync(join(out, "meta", "_journal.json"), "utf8")) as Journal;
   const migrations = Object.fromEntries(
     journal.entries.map((e) => [`m${String(e.idx).padStart(4, "0")}`, readFileSync(join(out, `${e.tag}.sql`), "utf8")]),

@@ -18,6 +18,16 @@ const PAGE = `<!doctype html>
 <script>window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#docs" });</script>
 </body></html>`;
 
+/**
+ * RivetKit's router registers its own routes (actor creation, raw storage) that Kiln's guard
+ * refuses to clients; they are not part of Kiln's API. Clients reach actors through the
+ * RivetKit client, documented in ACTORS.md.
+ */
+function withoutRivetInternals<T extends { paths?: Record<string, unknown> }>(doc: T): T {
+  const paths = Object.fromEntries(Object.entries(doc.paths ?? {}).filter(([path]) => !path.startsWith("/api/rivet")));
+  return { ...doc, paths };
+}
+
 /** `/openapi.json` from the same zod schemas the routes validate with, and `/docs` rendering it offline. */
 export function docsRoutes(api: OpenAPIHono<KilnEnv>, version: string) {
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
@@ -29,10 +39,12 @@ export function docsRoutes(api: OpenAPIHono<KilnEnv>, version: string) {
   let document: unknown;
   const app = new Hono<KilnEnv>();
   app.get("/openapi.json", (c) => {
-    document ??= api.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: { title: "Kiln API", version, description: "Kiln: a backend for coding-agent work on RivetKit actors." },
-    });
+    document ??= withoutRivetInternals(
+      api.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: { title: "Kiln API", version, description: "Kiln: a backend for coding-agent work on RivetKit actors." },
+      }),
+    );
     return c.json(document as object);
   });
   app.get("/docs", (c) => c.html(PAGE));
