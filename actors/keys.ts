@@ -7,6 +7,7 @@ export const keys = {
   repository: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId],
   history: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId, "history"],
   task: (orgId: string, repoId: string, taskId: string) => ["org", orgId, "repo", repoId, "task", taskId],
+  sandbox: (orgId: string, providerId: string, sandboxId: string) => ["org", orgId, "sandbox", providerId, sandboxId],
 } as const;
 
 /** The personal organization of a user has a stable id derived from the user id. */

@@ -2,11 +2,12 @@ import { setup } from "rivetkit";
 import { history } from "./history/index.js";
 import { organization } from "./organization/index.js";
 import { repository } from "./repository/index.js";
+import { sandboxInstance } from "./sandbox-instance/index.js";
 import { task } from "./task/index.js";
 
 /** Kiln's actor registry. Serving and driver choice live in server/rivet.ts. */
 export const registry = setup({
-  use: { organization, repository, history, task },
+  use: { organization, repository, history, task, sandboxInstance },
 });
 
 export type Registry = typeof registry;

@@ -7,8 +7,7 @@ import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
 import { sandboxGit } from "../sandbox/git.js";
-import { sandboxProvider } from "../sandbox/index.js";
-import { appendHistory, publishTask } from "./publish.js";
+import { appendHistory, publishTask, taskExec, taskSandbox } from "./publish.js";
 import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
 import { runTaskCommand } from "./workflow.js";
 
@@ -77,8 +76,9 @@ export const task = actor({
         throw conflict(`The branch can be renamed once the task is ready (it is ${s.lifecycle.label.toLowerCase()}).`);
       }
       if (name === s.branch) return taskView(s, c.conn.state.userId);
-      const provider = sandboxProvider(s.sandboxProvider);
-      if (await sandboxGit.branchExists(provider, s.sandbox, name)) throw conflict(`A branch named ${name} already exists.`);
+      await taskSandbox(c).ensure();
+      const exec = taskExec(c);
+      if (await sandboxGit.branchExists(exec, name)) throw conflict(`A branch named ${name} already exists.`);
       const org = c.client<Registry>().organization.get(keys.organization(s.orgId ?? ""), { params: internalParams() });
       const from = s.branch;
       try {
@@ -89,7 +89,7 @@ export const task = actor({
         throw err;
       }
       try {
-        await sandboxGit.renameBranch(provider, s.sandbox, from, name);
+        await sandboxGit.renameBranch(exec, from, name);
       } catch (err) {
         await org.reserveBranch(s.repoId, s.taskId, from);
         throw err;

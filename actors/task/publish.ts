@@ -3,7 +3,8 @@ import type { HistoryKind, TaskDetail } from "../../shared/schemas/task.js";
 import { internalParams } from "../auth.js";
 import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
-import { taskDetail, taskSummary, type TaskState } from "./state.js";
+import type { SandboxExec } from "../sandbox/git.js";
+import { sandboxRefFor, taskDetail, taskSummary, type TaskState } from "./state.js";
 
 /** What both task actions and task workflow steps can do: read state, reach other actors, broadcast. */
 export interface TaskContext {
@@ -35,4 +36,23 @@ export async function appendHistory(c: TaskContext, kind: HistoryKind, message: 
       createWithInput: { orgId: s.orgId, repoId: s.repoId },
     })
     .send("append", { taskId: s.taskId, kind, message, actorUserId, at: new Date().toISOString() }, { wait: false });
+}
+
+/**
+ * The task's current sandbox, addressed by identity. The SandboxInstanceActor owns it; the task
+ * only holds the reference, so a later sandbox for the same task is a new identity.
+ */
+export function taskSandbox(c: TaskContext) {
+  const s = c.state;
+  const ref = sandboxRefFor(s);
+  return c.client().sandboxInstance.getOrCreate(keys.sandbox(s.orgId ?? "", ref.provider, ref.sandboxId), {
+    params: internalParams(),
+    createWithInput: { orgId: s.orgId ?? "", provider: ref.provider, sandboxId: ref.sandboxId },
+  });
+}
+
+/** Runs commands in the task's sandbox. */
+export function taskExec(c: TaskContext): SandboxExec {
+  const sandbox = taskSandbox(c);
+  return async (req) => await sandbox.exec(req);
 }

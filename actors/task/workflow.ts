@@ -2,10 +2,9 @@ import type { WorkflowLoopContextOf } from "rivetkit/workflow";
 import type { TaskPhase } from "../../shared/schemas/task.js";
 import { resolveRuntimeIssues } from "../runtime-issues.js";
 import { sandboxGit } from "../sandbox/git.js";
-import { sandboxProvider } from "../sandbox/index.js";
 import type { task } from "./index.js";
-import { appendHistory, publishTask } from "./publish.js";
-import { PHASE_LABELS, sandboxRefFor, type TaskCommand, type TaskState } from "./state.js";
+import { appendHistory, publishTask, taskExec, taskSandbox } from "./publish.js";
+import { PHASE_LABELS, sandboxRefFor, type TaskCommand } from "./state.js";
 
 type Loop = WorkflowLoopContextOf<typeof task>;
 
@@ -14,26 +13,19 @@ const STEP_RETRIES = 2;
 
 interface ProvisionStep {
   phase: Exclude<TaskPhase, "queued" | "ready" | "archived" | "killed">;
-  run(s: TaskState): Promise<void>;
+  run(loop: Loop): Promise<void>;
 }
 
-/** The provisioning phases, in order. Each is one named durable step; the names are part of workflow history. */
+/**
+ * The provisioning phases, in order. Each is one named durable step (the names are part of
+ * workflow history) and goes through the task's SandboxInstanceActor.
+ */
 const PROVISION_STEPS: ProvisionStep[] = [
-  {
-    phase: "create-sandbox",
-    run: async (s) => {
-      await sandboxProvider(s.sandboxProvider).create({ orgId: s.orgId ?? "", sandboxId: s.taskId });
-    },
-  },
-  { phase: "start-sandbox", run: (s) => sandboxProvider(s.sandboxProvider).start(sandboxRefFor(s)) },
-  {
-    phase: "ensure-server",
-    run: async (s) => {
-      await sandboxProvider(s.sandboxProvider).ensureServer(sandboxRefFor(s));
-    },
-  },
-  { phase: "clone-repo", run: (s) => sandboxGit.clone(sandboxProvider(s.sandboxProvider), sandboxRefFor(s), s.remoteUrl) },
-  { phase: "checkout-branch", run: (s) => sandboxGit.checkout(sandboxProvider(s.sandboxProvider), sandboxRefFor(s), s.branch) },
+  { phase: "create-sandbox", run: async (loop) => void (await taskSandbox(loop).create()) },
+  { phase: "start-sandbox", run: async (loop) => void (await taskSandbox(loop).start()) },
+  { phase: "ensure-server", run: async (loop) => void (await taskSandbox(loop).ensure()) },
+  { phase: "clone-repo", run: (loop) => sandboxGit.clone(taskExec(loop), loop.state.remoteUrl) },
+  { phase: "checkout-branch", run: (loop) => sandboxGit.checkout(taskExec(loop), loop.state.branch) },
 ];
 
 async function enterPhase(loop: Loop, phase: TaskPhase): Promise<void> {
@@ -62,7 +54,7 @@ async function provision(loop: Loop): Promise<void> {
         // A kill that arrived mid-provisioning stops here; its own command then tears down.
         if (loop.state.killed) return "killed";
         await enterPhase(loop, step.phase);
-        await step.run(loop.state);
+        await step.run(loop);
         return "done";
       },
     });
@@ -92,7 +84,7 @@ async function provision(loop: Loop): Promise<void> {
 async function archive(loop: Loop, by: string | null): Promise<void> {
   await loop.step("stop-sandbox", async () => {
     const s = loop.state;
-    if (s.lifecycle.state !== "archived" && s.sandbox) await sandboxProvider(s.sandboxProvider).stop(s.sandbox);
+    if (s.lifecycle.state !== "archived" && s.sandbox) await taskSandbox(loop).stop();
   });
   await loop.step("mark-archived", async () => {
     const s = loop.state;
@@ -106,7 +98,7 @@ async function archive(loop: Loop, by: string | null): Promise<void> {
 async function kill(loop: Loop, by: string | null): Promise<void> {
   await loop.step("destroy-sandbox", async () => {
     const s = loop.state;
-    if (s.lifecycle.phase !== "killed") await sandboxProvider(s.sandboxProvider).destroy(sandboxRefFor(s));
+    if (s.lifecycle.phase !== "killed") await taskSandbox(loop).destroy();
   });
   await loop.step("mark-killed", async () => {
     const s = loop.state;
