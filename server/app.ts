@@ -7,6 +7,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createNodeWebSocket } from "@hono/node-ws";
 import { cors } from "hono/cors";
 import type { Logger } from "pino";
+import { stopAllLocalSandboxServers, stopOrphanedSandboxServers } from "../actors/sandbox/local.js";
 import type { ActorServices } from "../actors/services.js";
 import { InvalidRequestError } from "../shared/errors.js";
 import { createAuth, type KilnAuth } from "./auth.js";
@@ -94,6 +95,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
     });
 
+    const sandboxRoot = join(config.dataDir, "sandboxes");
     const services: ActorServices = {
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
@@ -103,10 +105,16 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
-      sandboxRoot: join(config.dataDir, "sandboxes"),
+      sandboxRoot,
+      defaultSandboxProvider: config.sandboxProvider,
       allowLocalRemotes: config.allowLocalRemotes,
     };
+    const stoppedSandboxes = stopOrphanedSandboxServers(sandboxRoot);
+    if (stoppedSandboxes.length) {
+      logger.warn({ stopped: stoppedSandboxes.length }, "stopped sandbox servers left running by an earlier Kiln; they restart when next used");
+    }
     const rivet = startRivet(config, services, logger);
+    cleanup.unshift(() => stopAllLocalSandboxServers());
     client = rivet.client;
     cleanup.unshift(() => rivet.shutdown());
 
@@ -156,7 +164,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     );
 
     // In the background: the server answers while interrupted work resumes.
-    void resumeProvisioning(organizations, rivet.client, logger);
+    void resumeProvisioning(organizations, rivet.client, logger, stoppedSandboxes);
 
     let closing: Promise<void> | undefined;
     return {

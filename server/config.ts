@@ -49,6 +49,7 @@ const FieldsSchema = z
     GITHUB_CLIENT_SECRET: optionalString,
     GOOGLE_CLIENT_ID: optionalString,
     GOOGLE_CLIENT_SECRET: optionalString,
+    KILN_SANDBOX_PROVIDER: z.enum(["local", "local-git"], { error: "must be local or local-git" }).default("local"),
     KILN_ALLOW_LOCAL_REMOTES: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
     RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     RIVET_TOKEN: optionalString,
@@ -102,6 +103,8 @@ export interface KilnConfig {
   rivet: { endpoint: string; token: string | undefined; namespace: string | undefined } | undefined;
   /** Repos from local paths and file:// URLs: on by default outside production, for development. */
   allowLocalRemotes: boolean;
+  /** `local` runs a real sandbox-agent per sandbox; `local-git` is the in-process stand-in. */
+  sandboxProvider: Env["KILN_SANDBOX_PROVIDER"];
 }
 
 /** One line per problem, each naming its variable. */
@@ -150,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     authSecret: e.BETTER_AUTH_SECRET,
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
+    sandboxProvider: e.KILN_SANDBOX_PROVIDER,
     allowLocalRemotes: e.KILN_ALLOW_LOCAL_REMOTES ? e.KILN_ALLOW_LOCAL_REMOTES === "true" : e.NODE_ENV !== "production",
     rivet: e.RIVET_ENDPOINT ? { endpoint: e.RIVET_ENDPOINT, token: e.RIVET_TOKEN, namespace: e.RIVET_NAMESPACE } : undefined,
   };

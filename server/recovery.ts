@@ -9,7 +9,20 @@ import type { KilnClient } from "./rivet.js";
  * still has provisioning. Actors sleep until called, so nothing else would wake them. Each org
  * either resumes its tasks' workflows or fails them with a reason; none is left `starting`.
  */
-export async function resumeProvisioning(orgs: Organizations, client: KilnClient, logger: Logger): Promise<void> {
+export async function resumeProvisioning(
+  orgs: Organizations,
+  client: KilnClient,
+  logger: Logger,
+  stoppedSandboxes: { orgId: string; sandboxId: string }[] = [],
+): Promise<void> {
+  // Servers of the previous run were stopped before actors started; their actors learn it here.
+  for (const s of stoppedSandboxes) {
+    try {
+      await client.sandboxInstance.get(keys.sandbox(s.orgId, "local", s.sandboxId), { params: internalParams() }).markStopped();
+    } catch (err) {
+      logger.warn({ err, sandboxId: s.sandboxId }, "could not mark a sandbox stopped");
+    }
+  }
   const orgIds = await orgs.allOrgIds();
   for (const orgId of orgIds) {
     try {

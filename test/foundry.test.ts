@@ -1,14 +1,15 @@
-import { existsSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "rivetkit/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Registry } from "../actors/registry.js";
 import type { HistoryEvent, Repo, RuntimeIssue, TaskDetail, TaskSummary, TaskView, Workbench } from "../shared/schemas/task.js";
 import { api } from "./support/api.js";
-import { git, makeBareRepo } from "./support/git.js";
+import { git, makeBareRepo, workingCopy } from "./support/git.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+import { sandboxServersUnder } from "./support/processes.js";
 
 describe("repositories, tasks and history", () => {
   let kiln: TestKiln;
@@ -35,7 +36,7 @@ describe("repositories, tasks and history", () => {
   });
   afterAll(() => kiln?.stop());
 
-  const sandboxDir = (taskId: string) => join(kiln.dataDir, "sandboxes", taskId, "repo");
+  const sandboxDir = (taskId: string) => workingCopy(kiln.dataDir, taskId);
 
   describe("repositories", () => {
     it("adds a repo once per remote: the same remote, however spelled, gives the same repo", async () => {
@@ -70,7 +71,7 @@ describe("repositories, tasks and history", () => {
       expect(task).toMatchObject({ title: "Fix the login bug!", branch: "fix-the-login-bug", lifecycle: { state: "starting" } });
       const view = await A.settled(orgId, task.id);
       expect(view.task.lifecycle).toEqual({ phase: "ready", state: "ready", label: "Ready", message: null });
-      expect(view.task.sandbox).toEqual({ provider: "local-git", sandboxId: task.id });
+      expect(view.task.sandbox).toEqual({ provider: "local", sandboxId: task.id });
       expect(git(sandboxDir(task.id), "rev-parse", "--abbrev-ref", "HEAD")).toBe("fix-the-login-bug");
       expect(git(sandboxDir(task.id), "log", "--format=%s")).toBe("initial commit");
     });
@@ -134,6 +135,21 @@ describe("repositories, tasks and history", () => {
       expect(takenByTask.body).toMatchObject({ error: "conflict" });
       const history = await A.get<{ events: HistoryEvent[] }>(`/v1/orgs/${orgId}/repos/${repoId}/history?taskId=${t.id}&limit=10`);
       expect(history.body.events.map((e) => e.kind)).toEqual(["branch_renamed", "provisioned", "created"]);
+    });
+
+    it("brings a crashed sandbox-agent back when the task next needs it", async () => {
+      const t = await A.createTask(orgId, { repoId, prompt: "Crash my server" });
+      await A.settled(orgId, t.id);
+      const metaPath = join(kiln.dataDir, "sandboxes", t.id, "server.json");
+      const before = (JSON.parse(readFileSync(metaPath, "utf8")) as { pid: number }).pid;
+      process.kill(before, "SIGKILL");
+      await until(async () => sandboxServersUnder(kiln.dataDir).some((p) => p.pid === before), (alive) => !alive);
+      const renamed = await A.post<TaskView>(`/v1/orgs/${orgId}/tasks/${t.id}/branch`, { name: "after-crash" });
+      expect(renamed.status).toBe(200);
+      const after = (JSON.parse(readFileSync(metaPath, "utf8")) as { pid: number }).pid;
+      expect(after).not.toBe(before);
+      expect(sandboxServersUnder(kiln.dataDir).map((p) => p.pid)).toContain(after);
+      expect(git(sandboxDir(t.id), "rev-parse", "--abbrev-ref", "HEAD")).toBe("after-crash");
     });
 
     it("archives a task, and kills one: its sandbox is destroyed", async () => {

@@ -5,6 +5,7 @@ import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
 import { seedDataDir, spawnKiln, tempDataDir } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+import { sandboxServersUnder } from "./support/processes.js";
 
 describe("restart safety", () => {
   it("after kill -9 while tasks provision, every task reaches ready or error with a message", async () => {
@@ -17,10 +18,11 @@ describe("restart safety", () => {
     const A = api(t, user.token);
     const repoId = await A.addRepo(orgId, makeBareRepo());
     const created: TaskSummary[] = [];
-    for (let i = 0; i < 12; i++) created.push(await A.createTask(orgId, { repoId, prompt: `Task ${i}` }));
+    for (let i = 0; i < 6; i++) created.push(await A.createTask(orgId, { repoId, prompt: `Task ${i}` }));
     const before = (await A.get<{ tasks: TaskSummary[] }>(`/v1/orgs/${orgId}/tasks`)).body.tasks;
     await first.kill("SIGKILL");
-    // Provisioning takes a few hundred ms per task, so some were certainly mid-way.
+    // Provisioning takes a few hundred ms per task, so some were certainly mid-way, and the
+    // sandbox servers of the others are left running without their Kiln.
     expect(before.some((x) => x.lifecycle.state === "starting")).toBe(true);
 
     const second = await spawnKiln({ KILN_DATA_DIR: dataDir });
@@ -35,6 +37,9 @@ describe("restart safety", () => {
         expect(["ready", "error"]).toContain(task.lifecycle.state);
         if (task.lifecycle.state === "error") expect(task.lifecycle.message).toEqual(expect.any(String));
       }
+      // No orphans: every sandbox server under this data directory belongs to the new Kiln.
+      const servers = sandboxServersUnder(dataDir);
+      expect(servers.every((p) => p.ppid === second.proc.pid)).toBe(true);
       // The index and each task agree: the detail (from the TaskActor) says the same.
       for (const task of settled.body.tasks) {
         const detail = await B.settled(orgId, task.id);
@@ -43,5 +48,7 @@ describe("restart safety", () => {
     } finally {
       await second.kill();
     }
+    // A clean stop takes every sandbox server with it.
+    await until(async () => sandboxServersUnder(dataDir).length, (n) => n === 0, { timeoutMs: 10_000 });
   });
 });

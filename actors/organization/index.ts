@@ -14,8 +14,6 @@ import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssue
 import { migrations } from "./migrations.js";
 import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 
-/** Tasks provision on this provider until per-org provider choice arrives with the sandbox work. */
-const DEFAULT_SANDBOX_PROVIDER = "local-git";
 
 /** Input given when Kiln creates an organization; clients can never create one. */
 export interface OrganizationInput {
@@ -168,7 +166,7 @@ export const organization = actor({
     createTask: async (c, body: unknown): Promise<TaskSummary> => {
       const userId = requireUser(c.conn.state);
       const orgId = requireExists(c.state);
-      const { input, summary } = await insertTask(c.db, orgId, userId, body, DEFAULT_SANDBOX_PROVIDER);
+      const { input, summary } = await insertTask(c.db, orgId, userId, body, actorServices().defaultSandboxProvider);
       try {
         await c
           .client<Registry>()

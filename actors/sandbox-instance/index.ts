@@ -117,6 +117,16 @@ export const sandboxInstance = actor({
       return { ...c.state, orgId: c.state.orgId ?? "" };
     },
 
+    /** Kiln-internal: records that the sandbox's server is gone (stopped after a Kiln restart); `ensure` restarts it. */
+    markStopped: async (c): Promise<void> => {
+      requireInternal(c.conn.state);
+      if (c.state.status !== "running") return;
+      c.state.status = "stopped";
+      c.state.endpoint = null;
+      c.state.updatedAt = new Date().toISOString();
+      await c.saveState({ immediate: true });
+    },
+
     /** Kiln-internal: deletes the sandbox for good. Idempotent. */
     destroy: async (c): Promise<SandboxSummary> => {
       requireInternal(c.conn.state);

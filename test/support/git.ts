@@ -28,3 +28,8 @@ export function makeBareRepo(name = "project"): string {
   git(work, "push", "--quiet", bare, "main");
   return bare;
 }
+
+/** A task's working copy on disk, for reading its git state in assertions (the `local` provider's layout). */
+export function workingCopy(dataDir: string, taskId: string): string {
+  return join(dataDir, "sandboxes", taskId, "work", "repo");
+}
