@@ -7,6 +7,7 @@ export const keys = {
   repository: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId],
   history: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId, "history"],
   task: (orgId: string, repoId: string, taskId: string) => ["org", orgId, "repo", repoId, "task", taskId],
+  session: (orgId: string, repoId: string, taskId: string, sessionId: string) => ["org", orgId, "repo", repoId, "task", taskId, "session", sessionId],
   sandbox: (orgId: string, providerId: string, sandboxId: string) => ["org", orgId, "sandbox", providerId, sandboxId],
 } as const;
 

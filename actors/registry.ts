@@ -4,10 +4,11 @@ import { organization } from "./organization/index.js";
 import { repository } from "./repository/index.js";
 import { sandboxInstance } from "./sandbox-instance/index.js";
 import { task } from "./task/index.js";
+import { taskSession } from "./task-session/index.js";
 
 /** Kiln's actor registry. Serving and driver choice live in server/rivet.ts. */
 export const registry = setup({
-  use: { organization, repository, history, task, sandboxInstance },
+  use: { organization, repository, history, task, taskSession, sandboxInstance },
 });
 
 export type Registry = typeof registry;

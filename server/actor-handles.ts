@@ -21,3 +21,8 @@ export function historyActor(client: KilnClient, orgId: string, repoId: string, 
     createWithInput: { orgId, repoId },
   });
 }
+
+export async function sessionActor(client: KilnClient, orgId: string, userId: string, taskId: string, sessionId: string) {
+  const summary = await orgActor(client, orgId, userId).locateTask(taskId);
+  return client.taskSession.get(keys.session(orgId, summary.repoId, summary.id, sessionId), { params: internalParams(userId) });
+}

@@ -26,6 +26,7 @@ import { healthRoutes } from "./routes/health.js";
 import { meRoutes } from "./routes/me.js";
 import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
+import { sessionRoutes } from "./routes/sessions.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { requireOrgMember } from "./middleware/org-member.js";
 import type { KilnEnv } from "./types.js";
@@ -141,6 +142,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const kilnClient = () => rivet.client;
     app.route("/", repoRoutes(kilnClient));
     app.route("/", taskRoutes(kilnClient));
+    app.route("/", sessionRoutes(kilnClient));
     app.route("/", runtimeIssueRoutes(kilnClient));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);

@@ -1,3 +1,4 @@
+import type { DiffSummary } from "../../shared/schemas/task.js";
 import { SandboxError, type ExecRequest, type ExecResult } from "./provider.js";
 
 /** Runs a command in a sandbox: the SandboxInstanceActor's `exec`, whatever provider is behind it. */
@@ -35,6 +36,34 @@ export const sandboxGit = {
     const r = await git(exec, ["rev-parse", "--abbrev-ref", "HEAD"]);
     if (r.exitCode !== 0) throw new SandboxError("command_failed", `Reading the current branch failed: ${lastLine(r)}`);
     return r.stdout.trim();
+  },
+
+  async head(exec: SandboxExec): Promise<string> {
+    const r = await git(exec, ["rev-parse", "HEAD"]);
+    if (r.exitCode !== 0) throw new SandboxError("command_failed", `Reading HEAD failed: ${lastLine(r)}`);
+    return r.stdout.trim();
+  },
+
+  /** What the working copy changed since `base`: committed and uncommitted, per file. */
+  async diffSummary(exec: SandboxExec, base: string): Promise<Omit<DiffSummary, "computedAt">> {
+    const numstat = await git(exec, ["diff", "--numstat", base]);
+    if (numstat.exitCode !== 0) throw new SandboxError("command_failed", `git diff failed: ${lastLine(numstat)}`);
+    const files = numstat.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        const [ins, del, ...path] = line.split("\t");
+        return { path: path.join("\t"), insertions: Number(ins) || 0, deletions: Number(del) || 0 };
+      });
+    const log = await git(exec, ["rev-list", "--count", `${base}..HEAD`]);
+    return {
+      baseCommit: base,
+      commits: Number(log.stdout.trim()) || 0,
+      filesChanged: files.length,
+      insertions: files.reduce((n, f) => n + f.insertions, 0),
+      deletions: files.reduce((n, f) => n + f.deletions, 0),
+      files,
+    };
   },
 
   async branchExists(exec: SandboxExec, branch: string): Promise<boolean> {

@@ -5,9 +5,18 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { SandboxAgent } from "sandbox-agent";
+import { SandboxAgent, type Session } from "sandbox-agent";
+import { createAcpFetch } from "./agent/acp-fetch.js";
 import { installMockAgent } from "./agent/install.js";
-import { SandboxError, type ExecRequest, type ExecResult, type SandboxProvider, type SandboxRef } from "./provider.js";
+import {
+  SandboxError,
+  type AgentSessionEvent,
+  type AgentSessions,
+  type ExecRequest,
+  type ExecResult,
+  type SandboxProvider,
+  type SandboxRef,
+} from "./provider.js";
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const HEALTH_TIMEOUT_MS = 20_000;
@@ -85,6 +94,8 @@ function tail(path: string, chars = 600): string {
 export class LocalSandboxAgentProvider implements SandboxProvider {
   readonly id = "local";
   private readonly clients = new Map<string, { port: number; agent: Promise<SandboxAgent> }>();
+  /** Live agent sessions by Kiln session id. sandbox-agent keeps sessions in the client, so these are per process. */
+  private readonly liveSessions = new Map<string, { sandboxId: string; session: Session }>();
 
   constructor(private readonly root: string) {}
 
@@ -204,7 +215,14 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     const fresh = await this.meta(ref);
     const cached = this.clients.get(ref.sandboxId);
     if (cached && cached.port === fresh.port) return cached.agent;
-    const agent = SandboxAgent.connect({ baseUrl: `http://127.0.0.1:${fresh.port}`, token: fresh.token });
+    // The ACP fetch wrapper makes a prompt fail fast when the agent or the server dies mid-turn,
+    // instead of hanging and ending in an unhandled rejection (see agent/NOTES.md).
+    const agent = SandboxAgent.connect({
+      baseUrl: `http://127.0.0.1:${fresh.port}`,
+      token: fresh.token,
+      skipHealthCheck: true,
+      fetch: createAcpFetch(),
+    });
     this.clients.set(ref.sandboxId, { port: fresh.port ?? 0, agent });
     return agent;
   }
@@ -226,7 +244,53 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
   }
 
+  readonly sessions: AgentSessions = {
+    open: async (ref, opts) => {
+      const sdk = await this.agent(ref);
+      const session = await sdk.createSession({
+        agent: opts.agent,
+        cwd: resolve(this.workdir(ref), opts.cwd),
+        ...(opts.model ? { model: opts.model } : {}),
+      });
+      this.liveSessions.set(opts.sessionId, { sandboxId: ref.sandboxId, session });
+    },
+    prompt: async (_ref, sessionId, text, onEvent) => {
+      const live = this.liveSessions.get(sessionId);
+      if (!live) throw new SandboxError("sandbox_not_found", "This agent session is gone (Kiln restarted or the sandbox server was replaced). Open a new session.");
+      const off = live.session.onEvent((e) => onEvent(toAgentEvent(e)));
+      try {
+        const result = await live.session.prompt([{ type: "text", text }]);
+        return { stopReason: String(result.stopReason) };
+      } finally {
+        off();
+      }
+    },
+    cancel: async (ref, sessionId) => {
+      const live = this.liveSessions.get(sessionId);
+      if (!live) return;
+      const meta = await this.meta(ref);
+      const sdk = await this.agent(ref);
+      const servers = await sdk.listAcpServers();
+      // The SDK has no cancel; a raw ACP `session/cancel` ends the turn and keeps the session.
+      for (const server of servers.servers) {
+        await fetch(`http://127.0.0.1:${meta.port}/v1/acp/${encodeURIComponent(server.serverId)}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${meta.token}`, "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", method: "session/cancel", params: { sessionId: live.session.agentSessionId } }),
+        });
+      }
+    },
+    close: async (ref, sessionId) => {
+      const live = this.liveSessions.get(sessionId);
+      this.liveSessions.delete(sessionId);
+      if (!live) return;
+      const sdk = await this.agent(ref);
+      await sdk.destroySession(live.session.id).catch(() => undefined);
+    },
+  };
+
   async stop(ref: SandboxRef): Promise<void> {
+    for (const [id, live] of this.liveSessions) if (live.sandboxId === ref.sandboxId) this.liveSessions.delete(id);
     this.clients.delete(ref.sandboxId);
     const child = running.get(ref.sandboxId);
     running.delete(ref.sandboxId);
@@ -240,6 +304,24 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     if (existsSync(this.dir(ref))) await this.stop(ref);
     await rm(this.dir(ref), { recursive: true, force: true });
   }
+}
+
+interface RawSessionEvent {
+  sender: string;
+  createdAt: number | string;
+  payload: unknown;
+}
+
+function toAgentEvent(e: RawSessionEvent): AgentSessionEvent {
+  const payload = e.payload as { method?: string; params?: { update?: { sessionUpdate?: string; content?: { text?: string } } } };
+  const update = payload?.params?.update;
+  return {
+    sender: e.sender === "client" ? "client" : "agent",
+    kind: update?.sessionUpdate ?? payload?.method ?? "response",
+    text: update?.content?.text ?? null,
+    payload: e.payload,
+    at: new Date(typeof e.createdAt === "number" ? e.createdAt : Date.parse(e.createdAt)).toISOString(),
+  };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

@@ -47,6 +47,26 @@ export class SandboxError extends Error {
   }
 }
 
+/** One event of an agent session as sandbox-agent reports it: the raw ACP message plus what Kiln reads from it. */
+export interface AgentSessionEvent {
+  sender: "client" | "agent";
+  /** The ACP update kind (`agent_message_chunk`, `tool_call`…) or JSON-RPC method. */
+  kind: string;
+  /** Text of a message chunk, when the event carries one. */
+  text: string | null;
+  payload: unknown;
+  at: string;
+}
+
+/** Agent sessions through the in-sandbox server's session API. */
+export interface AgentSessions {
+  open(ref: SandboxRef, opts: { sessionId: string; agent: string; model?: string; cwd: string }): Promise<void>;
+  /** Runs one turn, calling `onEvent` as events stream in. Resolves with the ACP stop reason. */
+  prompt(ref: SandboxRef, sessionId: string, text: string, onEvent: (e: AgentSessionEvent) => void): Promise<{ stopReason: string }>;
+  cancel(ref: SandboxRef, sessionId: string): Promise<void>;
+  close(ref: SandboxRef, sessionId: string): Promise<void>;
+}
+
 export interface SandboxProvider {
   readonly id: string;
   /** Allocates the sandbox. Idempotent for the same id. */
@@ -58,4 +78,6 @@ export interface SandboxProvider {
   stop(ref: SandboxRef): Promise<void>;
   /** Deletes the sandbox and everything in it. Idempotent. */
   destroy(ref: SandboxRef): Promise<void>;
+  /** Present on providers that run sandbox-agent. */
+  readonly sessions?: AgentSessions;
 }

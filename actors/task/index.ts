@@ -7,7 +7,9 @@ import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
 import { sandboxGit } from "../sandbox/git.js";
+import type { SessionSummary } from "../../shared/schemas/session.js";
 import { appendHistory, publishTask, taskExec, taskSandbox } from "./publish.js";
+import { finishTurn, openSession } from "./sessions.js";
 import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
 import { runTaskCommand } from "./workflow.js";
 
@@ -118,6 +120,23 @@ export const task = actor({
     setDraft: (c, rawSessionId: string, text: string) => updateWorkbench(c, sessionId(rawSessionId), { draft: String(text ?? "") }),
     markRead: (c, rawSessionId: string) => updateWorkbench(c, sessionId(rawSessionId), { unread: false }),
     markUnread: (c, rawSessionId: string) => updateWorkbench(c, sessionId(rawSessionId), { unread: true }),
+
+    /** Opens an agent session in the task's sandbox (closing the active one); provisions in the background. */
+    openSession: (c, body: unknown): Promise<SessionSummary> => {
+      const userId = c.conn.state.userId;
+      if (!userId) throw invalid("Sessions are opened by a user.");
+      return openSession(c, userId, body);
+    },
+
+    /** Kiln-internal: a TaskSessionActor reports the end of a turn sent by `senderId`. */
+    turnFinished: async (c, sessionId: string, senderId: string): Promise<void> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      await finishTurn(c, sessionId, senderId, (userId) => {
+        const wb = c.state.workbench[userId];
+        if (!wb) return;
+        for (const conn of c.conns.values()) if ((conn.state as Caller | undefined)?.userId === userId) conn.send("workbenchUpdated", wb);
+      });
+    },
 
     /** Kiln-internal: starts (or resumes after a restart) provisioning. Idempotent. */
     resume: async (c): Promise<void> => {

@@ -1,4 +1,4 @@
-import type { TaskDetail, TaskLifecycle, TaskPhase, TaskSummary, TaskView, Workbench } from "../../shared/schemas/task.js";
+import type { DiffSummary, TaskDetail, TaskLifecycle, TaskPhase, TaskSessionRef, TaskSummary, TaskView, Workbench } from "../../shared/schemas/task.js";
 import type { SandboxRef } from "../sandbox/provider.js";
 
 /** Given by the OrganizationActor when it creates the task; clients never create tasks directly. */
@@ -25,6 +25,12 @@ export interface TaskState extends Omit<TaskInput, "orgId"> {
   killed: boolean;
   /** Per-user workbench state, keyed by user id. Each user sees only their own. */
   workbench: Record<string, Workbench>;
+  /** Every session the task has had; at most one is active. */
+  sessions: TaskSessionRef[];
+  activeSessionId: string | null;
+  /** HEAD when provisioning finished: what the diff summary compares against. */
+  baseCommit: string | null;
+  diff: DiffSummary | null;
 }
 
 export type TaskCommand = { type: "provision" } | { type: "archive"; by: string | null } | { type: "kill"; by: string | null };
@@ -59,6 +65,10 @@ export function initialTaskState(input: TaskInput | undefined): TaskState {
     sandbox: null,
     killed: false,
     workbench: {},
+    sessions: [],
+    activeSessionId: null,
+    baseCommit: null,
+    diff: null,
   };
 }
 
@@ -76,7 +86,16 @@ export function taskSummary(s: TaskState): TaskSummary {
 }
 
 export function taskDetail(s: TaskState): TaskDetail {
-  return { ...taskSummary(s), orgId: s.orgId ?? "", prompt: s.prompt, sandbox: s.sandbox ? { ...s.sandbox } : null, killed: s.killed };
+  return {
+    ...taskSummary(s),
+    orgId: s.orgId ?? "",
+    prompt: s.prompt,
+    sandbox: s.sandbox ? { ...s.sandbox } : null,
+    killed: s.killed,
+    activeSessionId: s.activeSessionId,
+    sessions: s.sessions.map((x) => ({ ...x })),
+    diff: s.diff,
+  };
 }
 
 export function taskView(s: TaskState, userId: string | null): TaskView {

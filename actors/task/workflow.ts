@@ -74,6 +74,7 @@ async function provision(loop: Loop): Promise<void> {
   await loop.step("mark-ready", async () => {
     const s = loop.state;
     if (s.killed) return;
+    s.baseCommit = await sandboxGit.head(taskExec(loop)).catch(() => null);
     s.lifecycle = { phase: "ready", state: "ready", label: PHASE_LABELS.ready, message: null };
     await publishTask(loop);
     await appendHistory(loop, "provisioned", `Sandbox ready on branch ${s.branch}`, null);

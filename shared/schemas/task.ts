@@ -68,11 +68,32 @@ export type TaskSummary = z.infer<typeof TaskSummarySchema>;
 
 export const SandboxRefSchema = z.object({ provider: z.string(), sandboxId: z.string() }).meta({ id: "SandboxRef" });
 
+export const DiffSummarySchema = z
+  .object({
+    baseCommit: z.string(),
+    commits: z.number().meta({ description: "Commits on the task branch since it was provisioned" }),
+    filesChanged: z.number(),
+    insertions: z.number(),
+    deletions: z.number(),
+    files: z.array(z.object({ path: z.string(), insertions: z.number(), deletions: z.number() })),
+    computedAt: z.string(),
+  })
+  .meta({ id: "DiffSummary" });
+export type DiffSummary = z.infer<typeof DiffSummarySchema>;
+
+export const TaskSessionRefSchema = z
+  .object({ id: z.string(), name: z.string(), agent: z.string(), createdBy: z.string(), createdAt: z.string(), closed: z.boolean() })
+  .meta({ id: "TaskSessionRef" });
+export type TaskSessionRef = z.infer<typeof TaskSessionRefSchema>;
+
 export const TaskDetailSchema = TaskSummarySchema.extend({
   orgId: z.string(),
   prompt: z.string(),
   sandbox: SandboxRefSchema.nullable(),
   killed: z.boolean(),
+  activeSessionId: z.string().nullable(),
+  sessions: z.array(TaskSessionRefSchema),
+  diff: DiffSummarySchema.nullable().meta({ description: "What the branch changed since provisioning; refreshed when a turn ends" }),
 }).meta({ id: "TaskDetail" });
 export type TaskDetail = z.infer<typeof TaskDetailSchema>;
 

@@ -1,0 +1,55 @@
+import { z } from "zod";
+
+export const SESSION_STATUSES = ["pending_provision", "pending_session_create", "ready", "running", "error", "closed"] as const;
+export const SessionStatusSchema = z.enum(SESSION_STATUSES);
+export type SessionStatus = z.infer<typeof SessionStatusSchema>;
+
+export const SessionSummarySchema = z
+  .object({
+    id: z.string(),
+    taskId: z.string(),
+    name: z.string(),
+    agent: z.string(),
+    model: z.string().nullable(),
+    status: SessionStatusSchema,
+    message: z.string().nullable().meta({ description: "On error, what went wrong" }),
+    turn: z
+      .object({ startedBy: z.string(), startedAt: z.string() })
+      .nullable()
+      .meta({ description: "The running turn, if any" }),
+    lastStopReason: z.string().nullable(),
+    eventCount: z.number(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "SessionSummary" });
+export type SessionSummary = z.infer<typeof SessionSummarySchema>;
+
+export const SessionEventSchema = z
+  .object({
+    index: z.number().meta({ description: "Position in the transcript, from 1" }),
+    sender: z.enum(["user", "client", "agent", "kiln"]),
+    kind: z.string().meta({ description: "user_message, agent_message_chunk, tool_call, tool_call_update, turn_ended, …" }),
+    text: z.string().nullable(),
+    payload: z.unknown().meta({ description: "The raw ACP message from sandbox-agent, when there is one" }),
+    at: z.string(),
+  })
+  .meta({ id: "SessionEvent" });
+export type SessionEvent = z.infer<typeof SessionEventSchema>;
+
+export const OpenSessionBodySchema = z
+  .object({
+    agent: z.string().trim().min(1).max(40).regex(/^[a-z0-9_-]+$/, "is an agent id such as mock, claude or codex").optional(),
+    model: z.string().trim().min(1).max(120).optional(),
+    name: z.string().trim().min(1).max(120).optional(),
+  })
+  .meta({ id: "OpenSessionBody" });
+export type OpenSessionBody = z.infer<typeof OpenSessionBodySchema>;
+
+export const SendMessageBodySchema = z.object({ text: z.string().trim().min(1).max(100_000) }).meta({ id: "SendMessageBody" });
+
+export const SessionEventsQuerySchema = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
