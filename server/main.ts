@@ -27,6 +27,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel, await logDestination(config));
+  // A rejection nobody handled (seen from agent SDKs when a sandbox dies) is logged, not fatal:
+  // one sandbox's failure must not take down every user's Kiln.
+  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
   let kiln;
   try {
     kiln = await startKiln(config, logger);

@@ -16,6 +16,7 @@ import type { Registry } from "../actors/registry.js";
 import type { ErrorBody } from "./errors.js";
 import type { Me } from "./schemas/auth.js";
 import type { OrgSummary } from "./schemas/org.js";
+import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
 import type { CreateTaskBody, Repo, RuntimeIssue, TaskDetail, TaskSummary, TaskView, Workbench } from "./schemas/task.js";
 
 export interface KilnClientOptions {
@@ -55,6 +56,13 @@ export interface TaskHandlers {
   onError?(error: unknown): void;
 }
 
+export interface SessionHandlers {
+  onSession?(session: SessionSummary): void;
+  /** One transcript event, as it arrives. */
+  onEvent?(event: SessionEvent): void;
+  onError?(error: unknown): void;
+}
+
 export type Unsubscribe = () => Promise<void>;
 
 export function createKilnClient(opts: KilnClientOptions) {
@@ -86,6 +94,22 @@ export function createKilnClient(opts: KilnClientOptions) {
     getTask: (orgId: string, taskId: string) => request<TaskView>("GET", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}`),
     listRuntimeIssues: (orgId: string) => request<{ issues: RuntimeIssue[] }>("GET", `${org(orgId)}/runtime-issues`).then((r) => r.issues),
 
+    openSession: (orgId: string, taskId: string, body: OpenSessionBody = {}) =>
+      request<{ session: SessionSummary }>("POST", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}/sessions`, body).then((r) => r.session),
+    sendMessage: (orgId: string, taskId: string, sessionId: string, text: string) =>
+      request<{ session: SessionSummary }>("POST", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}/sessions/${encodeURIComponent(sessionId)}/messages`, { text }).then(
+        (r) => r.session,
+      ),
+    stopTurn: (orgId: string, taskId: string, sessionId: string) =>
+      request<{ session: SessionSummary }>("POST", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}/sessions/${encodeURIComponent(sessionId)}/stop`).then(
+        (r) => r.session,
+      ),
+    sessionEvents: (orgId: string, taskId: string, sessionId: string, after = 0, limit = 200) =>
+      request<{ events: SessionEvent[]; next: number | null }>(
+        "GET",
+        `${org(orgId)}/tasks/${encodeURIComponent(taskId)}/sessions/${encodeURIComponent(sessionId)}/events?after=${after}&limit=${limit}`,
+      ),
+
     /** Live organization state: its profile, task summaries and runtime issues, each event carrying the new state. */
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       const conn = rivet.organization.get(keys.organization(orgId), { params }).connect();
@@ -101,6 +125,15 @@ export function createKilnClient(opts: KilnClientOptions) {
       const conn = rivet.task.get(keys.task(orgId, task.repoId, task.id), { params }).connect();
       if (handlers.onTask) conn.on("taskUpdated", handlers.onTask);
       if (handlers.onWorkbench) conn.on("workbenchUpdated", handlers.onWorkbench);
+      if (handlers.onError) conn.onError(handlers.onError);
+      return () => conn.dispose();
+    },
+
+    /** Live session: its status and each transcript event as it arrives. */
+    subscribeSession(orgId: string, task: Pick<TaskSummary, "id" | "repoId">, sessionId: string, handlers: SessionHandlers): Unsubscribe {
+      const conn = rivet.taskSession.get(keys.session(orgId, task.repoId, task.id, sessionId), { params }).connect();
+      if (handlers.onSession) conn.on("sessionUpdated", handlers.onSession);
+      if (handlers.onEvent) conn.on("sessionEvent", handlers.onEvent);
       if (handlers.onError) conn.onError(handlers.onError);
       return () => conn.dispose();
     },

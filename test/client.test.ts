@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKilnClient, KilnApiError, type KilnClient } from "../shared/client.js";
+import type { SessionEvent } from "../shared/schemas/session.js";
 import type { TaskDetail, TaskSummary } from "../shared/schemas/task.js";
 import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
@@ -9,9 +10,11 @@ import { until } from "./support/poll.js";
 describe("the typed frontend client", () => {
   let kiln: TestKiln;
   let client: KilnClient;
+  let token: string;
   beforeAll(async () => {
     kiln = await startTestKiln();
     const u = await signUp(socketTransport(kiln.url));
+    token = u.token;
     client = createKilnClient({ baseUrl: kiln.url, token: u.token });
   });
   afterAll(async () => {
@@ -37,6 +40,27 @@ describe("the typed frontend client", () => {
     } finally {
       await stopTask();
       await stopOrg();
+    }
+  });
+
+  it("opens a session, streams its events and pages the transcript", async () => {
+    const orgId = (await client.me()).organizations[0]!.id;
+    const repo = await client.addRepo(orgId, makeBareRepo("client-sessions"));
+    const task = await client.createTask(orgId, { repoId: repo.id, prompt: "Talk to me" });
+    await until(() => client.getTask(orgId, task.id), (v) => v.task.lifecycle.state === "ready");
+    const opened = await client.openSession(orgId, task.id, { agent: "mock" });
+    await until(async () => (await client.getTask(orgId, task.id)).task.activeSessionId, (id) => id === opened.id);
+    const events: SessionEvent[] = [];
+    const stop = client.subscribeSession(orgId, task, opened.id, { onEvent: (e) => events.push(e) });
+    try {
+      await until(() => client.actors.taskSession.get(["org", orgId, "repo", task.repoId, "task", task.id, "session", opened.id], { params: { token } }).view(), (s) => s.status === "ready");
+      await client.sendMessage(orgId, task.id, opened.id, "hello agent");
+      await until(async () => events.map((e) => e.kind), (k) => k.includes("turn_ended"));
+      const page = await client.sessionEvents(orgId, task.id, opened.id);
+      expect(page.events.map((e) => e.kind)).toEqual(events.map((e) => e.kind));
+      expect(events.some((e) => e.kind === "agent_message_chunk")).toBe(true);
+    } finally {
+      await stop();
     }
   });
 
