@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { SessionEvent, SessionSummary } from "../shared/schemas/session.js";
 import type { TaskSummary } from "../shared/schemas/task.js";
 import { api } from "./support/api.js";
 import { makeBareRepo } from "./support/git.js";
@@ -50,5 +51,35 @@ describe("restart safety", () => {
     }
     // A clean stop takes every sandbox server with it.
     await until(async () => sandboxServersUnder(dataDir).length, (n) => n === 0, { timeoutMs: 10_000 });
+  });
+
+  it("after kill -9 during an agent turn, the session records the interruption and takes new messages", async () => {
+    const dataDir = tempDataDir();
+    seedDataDir(dataDir);
+    const first = await spawnKiln({ KILN_DATA_DIR: dataDir });
+    const user = await signUp(socketTransport(first.url));
+    const orgId = `personal-${user.user.id}`;
+    const A = api(socketTransport(first.url), user.token);
+    const task = await A.createTask(orgId, { repoId: await A.addRepo(orgId, makeBareRepo()), prompt: "Long turn" });
+    await A.settled(orgId, task.id);
+    const base = `/v1/orgs/${orgId}/tasks/${task.id}/sessions`;
+    const session = (await A.post<{ session: SessionSummary }>(base, { agent: "mock" })).body.session;
+    await until(() => A.get<{ session: SessionSummary }>(`${base}/${session.id}`), (r) => r.body.session.status === "ready");
+    await A.post(`${base}/${session.id}/messages`, { text: "sleep 60000" });
+    await until(() => A.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events`), (r) => r.body.events.some((e) => e.kind === "agent_message_chunk"));
+    await first.kill("SIGKILL");
+
+    const second = await spawnKiln({ KILN_DATA_DIR: dataDir });
+    try {
+      const B = api(socketTransport(second.url), user.token);
+      const recovered = await until(() => B.get<{ session: SessionSummary }>(`${base}/${session.id}`), (r) => r.body.session.status === "ready", { timeoutMs: 30_000 });
+      expect(recovered.body.session.lastStopReason).toBe("interrupted");
+      const events = (await B.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events`)).body.events;
+      expect(events.filter((e) => e.kind === "turn_ended").map((e) => e.text)).toEqual(["interrupted"]);
+      expect((await B.post(`${base}/${session.id}/messages`, { text: "are you back?" })).status).toBe(202);
+      await until(() => B.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events`), (r) => r.body.events.filter((e) => e.kind === "turn_ended").length === 2, { timeoutMs: 20_000 });
+    } finally {
+      await second.kill();
+    }
   });
 });

@@ -280,6 +280,7 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
         });
       }
     },
+    isLive: (sessionId) => this.liveSessions.has(sessionId),
     close: async (ref, sessionId) => {
       const live = this.liveSessions.get(sessionId);
       this.liveSessions.delete(sessionId);

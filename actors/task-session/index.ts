@@ -35,6 +35,12 @@ export interface TaskSessionState extends Omit<TaskSessionInput, "orgId"> {
   updatedAt: string;
 }
 
+/**
+ * Sessions being provisioned by this process. A process-local guard: `run` (which also runs on
+ * first start) and `start` both begin provisioning, and it must run once.
+ */
+const provisioning = new Set<string>();
+
 function conflict(message: string): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.conflict });
 }
@@ -69,6 +75,25 @@ export const taskSession = actor({
   },
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
   db: db({ schema, migrations }),
+  /**
+   * After a Kiln restart the agent session (held by sandbox-agent's client) and any running
+   * turn are gone. Record the interrupted turn, then open a fresh agent session; the
+   * transcript stays. Nothing is left `running` or pending forever. This runs once the actor
+   * has started (`run` does not block startup, unlike `onWake`).
+   */
+  run: async (c): Promise<void> => {
+    const s = c.state;
+    if (!s.orgId || s.status === "closed" || s.status === "error") return;
+    if (sandboxProvider(s.sandbox.provider).sessions?.isLive(s.sessionId)) return;
+    if (s.status === "running") {
+      await record(c, { sender: "kiln", kind: "turn_ended", text: "interrupted", payload: { stopReason: "interrupted" }, at: new Date().toISOString() });
+      s.lastStopReason = "interrupted";
+      s.turn = null;
+    }
+    s.status = "pending_provision";
+    await changed(c);
+    void provisionSession(c, c.actorId);
+  },
   events: {
     sessionUpdated: event<SessionSummary>(),
     /** One transcript event, as it arrives. */
@@ -80,7 +105,7 @@ export const taskSession = actor({
     /** Kiln-internal: provisions the agent session in the background; the caller does not wait. */
     start: (c): SessionSummary => {
       if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
-      if (c.state.status === "pending_provision") void provisionSession(c);
+      if (c.state.status === "pending_provision") void provisionSession(c, c.actorId);
       return summarize(c.state);
     },
 
@@ -176,7 +201,9 @@ function kilnClient(c: SessionContext) {
   return c.client() as Client<Registry>;
 }
 
-async function provisionSession(c: SessionContext): Promise<void> {
+async function provisionSession(c: SessionContext, actorId: string): Promise<void> {
+  if (provisioning.has(actorId)) return;
+  provisioning.add(actorId);
   const s = c.state;
   try {
     const client = kilnClient(c);
@@ -192,6 +219,8 @@ async function provisionSession(c: SessionContext): Promise<void> {
     s.status = "error";
     s.message = `Opening the ${s.agent} session failed: ${(err as Error).message}`;
     actorServices().logger.warn({ err, sessionId: s.sessionId }, "session provisioning failed");
+  } finally {
+    provisioning.delete(actorId);
   }
   await changed(c);
 }
