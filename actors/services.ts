@@ -30,6 +30,8 @@ export interface ActorServices {
   isOrgMember(orgId: string, userId: string): Promise<boolean>;
   /** Where the local sandbox providers keep their sandboxes. */
   sandboxRoot: string;
+  /** Agent credentials from configuration, for sandbox servers' environment. Secret. */
+  agentEnv: Record<string, string>;
   /** The provider new tasks' sandboxes use. */
   defaultSandboxProvider: string;
   /** Whether repos may point at local paths and file:// URLs (development; off in production). */

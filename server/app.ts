@@ -108,6 +108,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
+      agentEnv: config.agentEnv,
       allowLocalRemotes: config.allowLocalRemotes,
     };
     const stoppedSandboxes = stopOrphanedSandboxServers(sandboxRoot);

@@ -49,6 +49,8 @@ const FieldsSchema = z
     GITHUB_CLIENT_SECRET: optionalString,
     GOOGLE_CLIENT_ID: optionalString,
     GOOGLE_CLIENT_SECRET: optionalString,
+    ANTHROPIC_API_KEY: optionalString,
+    OPENAI_API_KEY: optionalString,
     KILN_SANDBOX_PROVIDER: z.enum(["local", "local-git"], { error: "must be local or local-git" }).default("local"),
     KILN_ALLOW_LOCAL_REMOTES: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
     RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
@@ -103,6 +105,11 @@ export interface KilnConfig {
   rivet: { endpoint: string; token: string | undefined; namespace: string | undefined } | undefined;
   /** Repos from local paths and file:// URLs: on by default outside production, for development. */
   allowLocalRemotes: boolean;
+  /**
+   * Credentials for real agents (claude, codex…), passed into sandbox servers only when the
+   * operator sets them. Never logged, never returned by a route.
+   */
+  agentEnv: Record<string, string>;
   /** `local` runs a real sandbox-agent per sandbox; `local-git` is the in-process stand-in. */
   sandboxProvider: Env["KILN_SANDBOX_PROVIDER"];
 }
@@ -154,6 +161,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
     sandboxProvider: e.KILN_SANDBOX_PROVIDER,
+    agentEnv: Object.fromEntries(
+      (["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] as const).flatMap((k) => (e[k] ? [[k, e[k]] as [string, string]] : [])),
+    ),
     allowLocalRemotes: e.KILN_ALLOW_LOCAL_REMOTES ? e.KILN_ALLOW_LOCAL_REMOTES === "true" : e.NODE_ENV !== "production",
     rivet: e.RIVET_ENDPOINT ? { endpoint: e.RIVET_ENDPOINT, token: e.RIVET_TOKEN, namespace: e.RIVET_NAMESPACE } : undefined,
   };

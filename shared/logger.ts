@@ -17,6 +17,12 @@ const REDACT = [
   "params.token",
   "params.internal",
   "req.headers.authorization",
+  "agentEnv",
+  "*.agentEnv",
+  "ANTHROPIC_API_KEY",
+  "OPENAI_API_KEY",
+  "*.ANTHROPIC_API_KEY",
+  "*.OPENAI_API_KEY",
   "req.headers.cookie",
 ];
 

@@ -11,11 +11,11 @@ const instances = new Map<string, SandboxProvider>();
 
 /** The provider for a sandbox's provider id. */
 export function sandboxProvider(id: string): SandboxProvider {
-  const root = actorServices().sandboxRoot;
+  const { sandboxRoot: root, agentEnv } = actorServices();
   const key = `${id}:${root}`;
   let provider = instances.get(key);
   if (!provider) {
-    if (id === "local") provider = new LocalSandboxAgentProvider(root);
+    if (id === "local") provider = new LocalSandboxAgentProvider(root, agentEnv);
     else if (id === "local-git") provider = new LocalGitProvider(root);
     else throw new SandboxError("create_failed", `Sandbox provider "${id}" is not configured on this Kiln.`);
     instances.set(key, provider);

@@ -97,7 +97,14 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
   /** Live agent sessions by Kiln session id. sandbox-agent keeps sessions in the client, so these are per process. */
   private readonly liveSessions = new Map<string, { sandboxId: string; session: Session }>();
 
-  constructor(private readonly root: string) {}
+  /**
+   * @param agentEnv credentials for real agents. Agents inherit the server's environment, so the
+   * server gets these and nothing else of Kiln's (no auth secret, no database URL).
+   */
+  constructor(
+    private readonly root: string,
+    private readonly agentEnv: Record<string, string> = {},
+  ) {}
 
   private dir(ref: SandboxRef): string {
     if (!SAFE_ID.test(ref.sandboxId)) throw new SandboxError("sandbox_not_found", `Invalid sandbox id ${ref.sandboxId}.`);
@@ -164,7 +171,7 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     const log = openSync(logPath, "a");
     const child = spawn(bin, ["server", "--no-telemetry", "-H", "127.0.0.1", "-p", String(port), "-t", meta.token], {
       cwd: join(dir, "work"),
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(dir, "work"), XDG_DATA_HOME: join(dir, "xdg"), LANG: "C.UTF-8" },
+      env: { ...this.agentEnv, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(dir, "work"), XDG_DATA_HOME: join(dir, "xdg"), LANG: "C.UTF-8" },
       stdio: ["ignore", log, log],
     });
     closeSync(log);
