@@ -3,7 +3,7 @@ import type { RuntimeIssueReport } from "../shared/schemas/task.js";
 import { internalParams } from "./auth.js";
 import { keys } from "./keys.js";
 import type { Registry } from "./registry.js";
-import { actorServices } from "./services.js";
+import { actorLog } from "./services.js";
 import type { Client } from "rivetkit";
 
 export interface IssueSource {
@@ -38,7 +38,7 @@ export async function reportRuntimeIssue(client: Client<Registry>, source: Issue
   try {
     await client.organization.get(keys.organization(source.orgId), { params: internalParams() }).recordRuntimeIssue(report);
   } catch (err) {
-    actorServices().logger.error({ err, report }, "could not record a runtime issue");
+    actorLog().error({ err, report }, "could not record a runtime issue");
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import { pino, type Logger } from "pino";
 import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
 
 /** What an actor may learn about a session token: who it belongs to, or nothing. */
@@ -52,6 +52,16 @@ export function installActorServices(services: ActorServices): () => void {
     if (installed === services) installed = undefined;
   };
 }
+
+/**
+ * The logger for work that may outlive Kiln's shutdown (a turn that ends as its sandbox is
+ * stopped): silent once services are uninstalled, instead of throwing from a background task.
+ */
+export function actorLog(): Logger {
+  return installed?.logger ?? silentLogger;
+}
+
+const silentLogger = pino({ level: "silent" });
 
 export function actorServices(): ActorServices {
   if (!installed) throw new Error("Actor services are not installed: start actors through server/rivet.ts");

@@ -8,7 +8,7 @@ import { ACTOR_ERRORS, forbidden, internalParams, resolveCaller, type Caller } f
 import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
-import { actorServices } from "../services.js";
+import { actorLog, actorServices } from "../services.js";
 import { repos, schema, tasks } from "./db.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
@@ -225,7 +225,7 @@ export const organization = actor({
           const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
           await applyTaskSummary(c.db, summary);
           c.broadcast("taskSummaryUpdated", summary);
-          actorServices().logger.warn({ err, taskId: row.id }, "could not resume task");
+          actorLog().warn({ err, taskId: row.id }, "could not resume task");
           failed += 1;
         }
       }

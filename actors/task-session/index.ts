@@ -8,7 +8,7 @@ import type { Registry } from "../registry.js";
 import { WORKDIR } from "../sandbox/git.js";
 import { sandboxProvider } from "../sandbox/index.js";
 import type { AgentSessionEvent, SandboxRef } from "../sandbox/provider.js";
-import { actorServices } from "../services.js";
+import { actorLog } from "../services.js";
 import { events, schema } from "./db.js";
 import { migrations } from "./migrations.js";
 
@@ -92,7 +92,7 @@ export const taskSession = actor({
     }
     s.status = "pending_provision";
     await changed(c);
-    void provisionSession(c, c.actorId);
+    provisionSession(c, c.actorId).catch((err) => actorLog().warn({ err }, "session provisioning could not be recorded"));
   },
   events: {
     sessionUpdated: event<SessionSummary>(),
@@ -105,7 +105,7 @@ export const taskSession = actor({
     /** Kiln-internal: provisions the agent session in the background; the caller does not wait. */
     start: (c): SessionSummary => {
       if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
-      if (c.state.status === "pending_provision") void provisionSession(c, c.actorId);
+      if (c.state.status === "pending_provision") provisionSession(c, c.actorId).catch((err) => actorLog().warn({ err }, "session provisioning could not be recorded"));
       return summarize(c.state);
     },
 
@@ -120,7 +120,7 @@ export const taskSession = actor({
       c.state.turn = { startedBy: userId, startedAt: new Date().toISOString() };
       await record(c, { sender: "user", kind: "user_message", text, payload: null, at: c.state.turn.startedAt });
       await changed(c);
-      void runTurn(c, text, userId);
+      runTurn(c, text, userId).catch((err) => actorLog().warn({ err, sessionId: c.state.sessionId }, "turn ended without being recorded"));
       return summarize(c.state);
     },
 
@@ -218,7 +218,7 @@ async function provisionSession(c: SessionContext, actorId: string): Promise<voi
   } catch (err) {
     s.status = "error";
     s.message = `Opening the ${s.agent} session failed: ${(err as Error).message}`;
-    actorServices().logger.warn({ err, sessionId: s.sessionId }, "session provisioning failed");
+    actorLog().warn({ err, sessionId: s.sessionId }, "session provisioning failed");
   } finally {
     provisioning.delete(actorId);
   }
@@ -253,6 +253,6 @@ async function runTurn(c: SessionContext, text: string, userId: string): Promise
       .get(keys.task(s.orgId ?? "", s.repoId, s.taskId), { params: internalParams() })
       .turnFinished(s.sessionId, userId);
   } catch (err) {
-    actorServices().logger.warn({ err, sessionId: s.sessionId }, "could not tell the task a turn finished");
+    actorLog().warn({ err, sessionId: s.sessionId }, "could not tell the task a turn finished");
   }
 }

@@ -4,7 +4,7 @@ import { OpenSessionBodySchema, type SessionSummary } from "../../shared/schemas
 import { ACTOR_ERRORS, internalParams } from "../auth.js";
 import { keys } from "../keys.js";
 import { sandboxGit } from "../sandbox/git.js";
-import { actorServices } from "../services.js";
+import { actorLog } from "../services.js";
 import { publishTask, taskExec, type TaskContext } from "./publish.js";
 import { sandboxRefFor } from "./state.js";
 
@@ -78,7 +78,7 @@ export async function finishTurn(
     try {
       s.diff = { ...(await sandboxGit.diffSummary(taskExec(c), s.baseCommit)), computedAt: now };
     } catch (err) {
-      actorServices().logger.warn({ err, taskId: s.taskId }, "could not compute the diff summary");
+      actorLog().warn({ err, taskId: s.taskId }, "could not compute the diff summary");
     }
   }
   await c.saveState({ immediate: true });
