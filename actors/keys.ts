@@ -8,6 +8,9 @@ export const keys = {
   history: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId, "history"],
   task: (orgId: string, repoId: string, taskId: string) => ["org", orgId, "repo", repoId, "task", taskId],
   session: (orgId: string, repoId: string, taskId: string, sessionId: string) => ["org", orgId, "repo", repoId, "task", taskId, "session", sessionId],
+  statusSync: (orgId: string, repoId: string, taskId: string, sessionId: string) => [
+    "org", orgId, "repo", repoId, "task", taskId, "session", sessionId, "status-sync",
+  ],
   sandbox: (orgId: string, providerId: string, sandboxId: string) => ["org", orgId, "sandbox", providerId, sandboxId],
 } as const;
 

@@ -3,12 +3,13 @@ import { history } from "./history/index.js";
 import { organization } from "./organization/index.js";
 import { repository } from "./repository/index.js";
 import { sandboxInstance } from "./sandbox-instance/index.js";
+import { sessionStatusSync } from "./session-status-sync/index.js";
 import { task } from "./task/index.js";
 import { taskSession } from "./task-session/index.js";
 
 /** Kiln's actor registry. Serving and driver choice live in server/rivet.ts. */
 export const registry = setup({
-  use: { organization, repository, history, task, taskSession, sandboxInstance },
+  use: { organization, repository, history, task, taskSession, sessionStatusSync, sandboxInstance },
 });
 
 export type Registry = typeof registry;

@@ -108,6 +108,20 @@ describe("agent sessions on real sandbox-agent", () => {
     expect(ended?.text).toBe("cancelled");
   });
 
+  it("has its status sync poll only while a turn runs", async () => {
+    const session = await openReadySession();
+    const sync = client.sessionStatusSync.get(["org", orgId, "repo", task.repoId, "task", task.id, "session", session.id, "status-sync"], {
+      params: { token: ann.token },
+    });
+    await A.post(path(`/${session.id}/messages`), { text: "sleep 2500" });
+    const during = await until(() => sync.describe(), (st) => st.watching && st.polls >= 1, { timeoutMs: 5_000 });
+    expect(during.watching).toBe(true);
+    const after = await until(() => sync.describe(), (st) => !st.watching, { timeoutMs: 8_000 });
+    expect((await transcript(session.id)).filter((e) => e.kind === "turn_ended").map((e) => e.text)).toEqual(["end_turn"]);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await sync.describe()).polls).toBe(after.polls);
+  });
+
   it("lets the scripted agent commit a file, shown in the task's diff summary", async () => {
     const session = await openReadySession();
     await A.post(path(`/${session.id}/messages`), { text: "commit notes/agent.txt written by the agent" });

@@ -41,6 +41,9 @@ export interface TaskSessionState extends Omit<TaskSessionInput, "orgId"> {
  */
 const provisioning = new Set<string>();
 
+/** Sessions whose turn runs in this process. A `running` session missing here has lost its turn. */
+const turnsInProcess = new Set<string>();
+
 function conflict(message: string): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.conflict });
 }
@@ -120,8 +123,37 @@ export const taskSession = actor({
       c.state.turn = { startedBy: userId, startedAt: new Date().toISOString() };
       await record(c, { sender: "user", kind: "user_message", text, payload: null, at: c.state.turn.startedAt });
       await changed(c);
-      runTurn(c, text, userId).catch((err) => actorLog().warn({ err, sessionId: c.state.sessionId }, "turn ended without being recorded"));
+      const actorId = c.actorId;
+      turnsInProcess.add(actorId);
+      runTurn(c, text, userId)
+        .catch((err) => actorLog().warn({ err, sessionId: c.state.sessionId }, "turn ended without being recorded"))
+        .finally(() => turnsInProcess.delete(actorId));
+      // The status sync watches while the turn runs; enqueued without waiting, the send awaited.
+      const s = c.state;
+      await c
+        .client<Registry>()
+        .sessionStatusSync.getOrCreate(keys.statusSync(s.orgId ?? "", s.repoId, s.taskId, s.sessionId), {
+          params: internalParams(),
+          createWithInput: { orgId: s.orgId ?? "", repoId: s.repoId, taskId: s.taskId, sessionId: s.sessionId },
+        })
+        .send("watch", {}, { wait: false });
       return summarize(c.state);
+    },
+
+    /**
+     * Kiln-internal, for the SessionStatusSyncActor: whether a turn is running. A `running`
+     * session whose turn no longer runs in this process is ended as interrupted.
+     */
+    syncStatus: async (c): Promise<{ running: boolean }> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      if (c.state.status === "running" && !turnsInProcess.has(c.actorId)) {
+        await record(c, { sender: "kiln", kind: "turn_ended", text: "interrupted", payload: { stopReason: "interrupted" }, at: new Date().toISOString() });
+        c.state.lastStopReason = "interrupted";
+        c.state.turn = null;
+        c.state.status = "ready";
+        await changed(c);
+      }
+      return { running: c.state.status === "running" };
     },
 
     /** Interrupts the running turn; it ends with stop reason `cancelled`. */
