@@ -264,9 +264,17 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     prompt: async (_ref, sessionId, text, onEvent) => {
       const live = this.liveSessions.get(sessionId);
       if (!live) throw new SandboxError("sandbox_not_found", "This agent session is gone (Kiln restarted or the sandbox server was replaced). Open a new session.");
-      const off = live.session.onEvent((e) => onEvent(toAgentEvent(e)));
+      let lastEventAt = Date.now();
+      const off = live.session.onEvent((e) => {
+        lastEventAt = Date.now();
+        onEvent(toAgentEvent(e));
+      });
       try {
         const result = await live.session.prompt([{ type: "text", text }]);
+        // The prompt's response and the agent's updates travel on different channels (POST
+        // response vs event stream), so the last updates can land just after the response.
+        const deadline = Date.now() + 1_000;
+        while (Date.now() - lastEventAt < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         return { stopReason: String(result.stopReason) };
       } finally {
         off();

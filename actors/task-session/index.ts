@@ -26,6 +26,8 @@ export interface TaskSessionInput {
 
 export interface TaskSessionState extends Omit<TaskSessionInput, "orgId"> {
   orgId: string | null;
+  /** Set by `start`: only a started session has anything to recover after a restart. */
+  started: boolean;
   status: SessionStatus;
   message: string | null;
   turn: { startedBy: string; startedAt: string } | null;
@@ -67,6 +69,7 @@ export const taskSession = actor({
       model: input?.model ?? null,
       sandbox: input?.sandbox ?? { provider: "", sandboxId: "" },
       createdBy: input?.createdBy ?? "",
+      started: false,
       status: "pending_provision",
       message: null,
       turn: null,
@@ -86,15 +89,13 @@ export const taskSession = actor({
    */
   run: async (c): Promise<void> => {
     const s = c.state;
-    if (!s.orgId || s.status === "closed" || s.status === "error") return;
+    if (!s.orgId || !s.started || s.status === "closed" || s.status === "error") return;
     if (sandboxProvider(s.sandbox.provider).sessions?.isLive(s.sessionId)) return;
-    if (s.status === "running") {
-      await record(c, { sender: "kiln", kind: "turn_ended", text: "interrupted", payload: { stopReason: "interrupted" }, at: new Date().toISOString() });
-      s.lastStopReason = "interrupted";
-      s.turn = null;
+    if (s.status === "running") await endLostTurn(c, "pending_provision");
+    else {
+      s.status = "pending_provision";
+      await changed(c);
     }
-    s.status = "pending_provision";
-    await changed(c);
     provisionSession(c, c.actorId).catch((err) => actorLog().warn({ err }, "session provisioning could not be recorded"));
   },
   events: {
@@ -106,10 +107,14 @@ export const taskSession = actor({
     view: (c): SessionSummary => summarize(c.state),
 
     /** Kiln-internal: provisions the agent session in the background; the caller does not wait. */
-    start: (c): SessionSummary => {
+    start: async (c): Promise<SessionSummary> => {
       if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      if (c.state.started) return summarize(c.state);
+      c.state.started = true;
+      await c.saveState({ immediate: true });
+      const summary = summarize(c.state);
       if (c.state.status === "pending_provision") provisionSession(c, c.actorId).catch((err) => actorLog().warn({ err }, "session provisioning could not be recorded"));
-      return summarize(c.state);
+      return summary;
     },
 
     /** Starts a turn and returns at once; the turn's events stream to subscribers. */
@@ -146,13 +151,7 @@ export const taskSession = actor({
      */
     syncStatus: async (c): Promise<{ running: boolean }> => {
       if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
-      if (c.state.status === "running" && !turnsInProcess.has(c.actorId)) {
-        await record(c, { sender: "kiln", kind: "turn_ended", text: "interrupted", payload: { stopReason: "interrupted" }, at: new Date().toISOString() });
-        c.state.lastStopReason = "interrupted";
-        c.state.turn = null;
-        c.state.status = "ready";
-        await changed(c);
-      }
+      if (c.state.status === "running" && !turnsInProcess.has(c.actorId)) await endLostTurn(c, "ready");
       return { running: c.state.status === "running" };
     },
 
@@ -221,6 +220,19 @@ async function record(c: SessionContext, e: Omit<SessionRow, "index">): Promise<
   const [row] = await c.db.insert(events).values(e).returning({ index: events.index });
   c.state.eventCount += 1;
   c.broadcast("sessionEvent", { ...e, index: row?.index ?? c.state.eventCount, sender: e.sender as SessionEvent["sender"], payload: e.payload ?? null });
+}
+
+/**
+ * Ends a turn whose runner is gone. The status flips before the first await, so the two places
+ * that notice (the restart hook and the status sync) can never both record it.
+ */
+async function endLostTurn(c: SessionContext, next: SessionStatus): Promise<void> {
+  if (c.state.status !== "running") return;
+  c.state.status = next;
+  c.state.turn = null;
+  c.state.lastStopReason = "interrupted";
+  await record(c, { sender: "kiln", kind: "turn_ended", text: "interrupted", payload: { stopReason: "interrupted" }, at: new Date().toISOString() });
+  await changed(c);
 }
 
 async function changed(c: SessionContext): Promise<void> {

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "./kiln.js";
 
 const GIT_ENV = {
   ...process.env,
@@ -17,7 +17,7 @@ export function git(cwd: string, ...args: string[]): string {
 
 /** A bare repository with one commit on `main`, as a remote a task can clone. */
 export function makeBareRepo(name = "project"): string {
-  const root = mkdtempSync(join(tmpdir(), "kiln-test-git-"));
+  const root = tempDir("git");
   const bare = join(root, `${name}.git`);
   git(root, "init", "--quiet", "--bare", "-b", "main", bare);
   const work = join(root, "seed");

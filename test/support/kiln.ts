@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { inject } from "vitest";
 import { startKiln, type Kiln } from "../../server/app.js";
@@ -10,8 +9,13 @@ import { createPostgresDatabase } from "./db.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
+/** A fresh directory under this test run's root (removed when the run ends). */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(inject("testRunRoot"), `${prefix}-`));
+}
+
 export function tempDataDir(): string {
-  return mkdtempSync(join(tmpdir(), "kiln-test-data-"));
+  return tempDir("data");
 }
 
 /** Seeds a data directory with the migrated PGlite template so a test start skips initdb. */
