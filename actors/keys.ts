@@ -3,6 +3,7 @@
  * Keys follow the tree in ACTORS.md: an actor's key scopes all of its data.
  */
 export const keys = {
+  appShell: () => ["app"],
   organization: (orgId: string) => ["org", orgId],
   repository: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId],
   history: (orgId: string, repoId: string) => ["org", orgId, "repo", repoId, "history"],

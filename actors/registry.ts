@@ -1,4 +1,5 @@
 import { setup } from "rivetkit";
+import { appShell } from "./app-shell/index.js";
 import { history } from "./history/index.js";
 import { organization } from "./organization/index.js";
 import { repository } from "./repository/index.js";
@@ -9,7 +10,7 @@ import { taskSession } from "./task-session/index.js";
 
 /** Kiln's actor registry. Serving and driver choice live in server/rivet.ts. */
 export const registry = setup({
-  use: { organization, repository, history, task, taskSession, sessionStatusSync, sandboxInstance },
+  use: { appShell, organization, repository, history, task, taskSession, sessionStatusSync, sandboxInstance },
 });
 
 export type Registry = typeof registry;

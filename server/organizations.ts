@@ -1,7 +1,6 @@
 import { and, eq, notInArray } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
-import { keys, personalOrgId } from "../actors/keys.js";
-import type { OrganizationInput } from "../actors/organization/index.js";
+import { keys } from "../actors/keys.js";
 import type { OrgIndexSnapshot } from "../actors/services.js";
 import type { OrgMember, OrgMembership, OrgSummary } from "../shared/schemas/org.js";
 import type { AppDb } from "./db/index.js";
@@ -24,19 +23,9 @@ export class Organizations {
     private readonly client: () => KilnClient,
   ) {}
 
-  /** Creates the user's personal organization if it does not exist yet. Idempotent. */
+  /** Creates the user's personal organization if it does not exist yet, through the app shell. Idempotent. */
   async ensurePersonal(user: UserIdentity): Promise<OrgSummary> {
-    const input: OrganizationInput = {
-      id: personalOrgId(user.id),
-      kind: "personal",
-      name: user.name ? `${user.name}'s workspace` : "Personal workspace",
-      owner: { userId: user.id, name: user.name, email: user.email },
-    };
-    const handle = this.client().organization.getOrCreate(keys.organization(input.id), {
-      params: internalParams(),
-      createWithInput: input,
-    });
-    return handle.ensure(input);
+    return this.client().appShell.getOrCreate(keys.appShell(), { params: internalParams() }).userOnboarded(user);
   }
 
   /** The organizations a user belongs to, from the index; never a call per organization. */

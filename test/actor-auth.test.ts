@@ -133,6 +133,15 @@ describe("OrganizationActor over a real socket", () => {
     expect(summary.members.map((m) => m.userId)).not.toContain(outsider.user.id);
   });
 
+  it("keeps the app shell internal: a signed-in user cannot create organizations through it", async () => {
+    const err = await rejection(
+      client.appShell.get(["app"], { params: { token: outsider.token } }).userOnboarded({ id: "someone", name: "x", email: "x@example.com" }),
+    );
+    expect(err.code).toBe("forbidden");
+    const me = await kiln.app.request("/v1/me", { headers: { authorization: `Bearer ${outsider.token}` } });
+    expect(((await me.json()) as { organizations: { id: string }[] }).organizations.map((o) => o.id)).toEqual([`personal-${outsider.user.id}`]);
+  });
+
   it("does not expose raw actor storage or the actor list to clients", async () => {
     expect((await fetch(`${kiln.url}/api/rivet/actors?name=organization`)).status).toBe(403);
     expect((await fetch(`${kiln.url}/api/rivet/actors/some-id/kv/keys/AA==`)).status).toBe(404);
