@@ -30,7 +30,14 @@ export const tasks = sqliteTable(
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
-  (t) => [uniqueIndex("tasks_repo_branch_uq").on(t.repoId, t.branch), index("tasks_updated_at_idx").on(t.updatedAt)],
+  (t) => [
+    uniqueIndex("tasks_repo_branch_uq").on(t.repoId, t.branch),
+    index("tasks_updated_at_idx").on(t.updatedAt),
+    // The task list is ordered newest first.
+    index("tasks_created_at_idx").on(t.createdAt),
+    // Restart recovery looks up tasks still `starting`.
+    index("tasks_state_idx").on(t.state),
+  ],
 );
 
 /** Runtime issues reported by workflow `onError` hooks anywhere under this org: a bounded history. */

@@ -135,7 +135,8 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
       await mkdir(join(dir, "work"), { recursive: true });
       await mkdir(join(dir, "xdg"), { recursive: true });
       if (!existsSync(join(dir, "server.json"))) {
-        await this.writeMeta(ref, { orgId: input.orgId, token: randomBytes(24).toString("base64url"), port: null, pid: null });
+        // Hex, so a token can never start with "-" and be read as a flag.
+        await this.writeMeta(ref, { orgId: input.orgId, token: randomBytes(24).toString("hex"), port: null, pid: null });
       }
       await installMockAgent(join(dir, "xdg"));
     } catch (err) {
@@ -169,7 +170,7 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     const port = await freePort();
     const logPath = join(dir, "server.log");
     const log = openSync(logPath, "a");
-    const child = spawn(bin, ["server", "--no-telemetry", "-H", "127.0.0.1", "-p", String(port), "-t", meta.token], {
+    const child = spawn(bin, ["server", "--no-telemetry", "-H", "127.0.0.1", "-p", String(port), `--token=${meta.token}`], {
       cwd: join(dir, "work"),
       env: { ...this.agentEnv, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(dir, "work"), XDG_DATA_HOME: join(dir, "xdg"), LANG: "C.UTF-8" },
       stdio: ["ignore", log, log],
