@@ -154,8 +154,12 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     const meta = await this.meta(ref);
     const child = running.get(ref.sandboxId);
     if (child && child.exitCode === null && child.signalCode === null && meta.port) {
-      const health = await this.health(meta.port, meta.token);
-      if (health.ok) return { endpoint: `http://127.0.0.1:${meta.port}` };
+      // A live process that answers slowly (a busy machine) is not replaced on one missed check:
+      // replacing it would lose its agent sessions.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if ((await this.health(meta.port, meta.token)).ok) return { endpoint: `http://127.0.0.1:${meta.port}` };
+        if (child.exitCode !== null || child.signalCode !== null) break;
+      }
     }
     await this.stop(ref);
     return { endpoint: `http://127.0.0.1:${await this.spawnServer(ref, meta)}` };

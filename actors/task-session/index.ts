@@ -1,5 +1,6 @@
 import { asc, count, gt } from "drizzle-orm";
 import { actor, event, UserError, type Client } from "rivetkit";
+import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import { db } from "rivetkit/db/drizzle";
 import type { SessionEvent, SessionStatus, SessionSummary } from "../../shared/schemas/session.js";
 import { ACTOR_ERRORS, authorizeOrgChild, internalParams, type Caller } from "../auth.js";
@@ -209,7 +210,7 @@ function summarize(s: TaskSessionState): SessionSummary {
 
 interface SessionContext {
   state: TaskSessionState;
-  db: { insert: (t: typeof events) => { values: (v: Omit<SessionRow, "index">) => { returning: (f: { index: typeof events.index }) => Promise<{ index: number }[]> } } };
+  db: SqliteRemoteDatabase<typeof schema>;
   broadcast(name: "sessionUpdated", s: SessionSummary): void;
   broadcast(name: "sessionEvent", e: SessionEvent): void;
   saveState(opts: { immediate: boolean }): Promise<void>;
