@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   task_not_found: 404,
   conflict: 409,
   repo_unreachable: 422,
+  rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
 } as const;

@@ -46,7 +46,15 @@ const signOut = createRoute({
 function toKilnErrorBody(status: number, body: { code?: string; message?: string }): { status: number; body: ErrorBody } {
   const authCode = body.code ?? "UNKNOWN";
   let code: ErrorCode =
-    status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 404 ? "not_found" : "invalid_request";
+    status === 401
+      ? "unauthorized"
+      : status === 403
+        ? "forbidden"
+        : status === 404
+          ? "not_found"
+          : status === 429
+            ? "rate_limited"
+            : "invalid_request";
   let mapped = status;
   if (/ALREADY_EXISTS/.test(authCode)) {
     code = "conflict";
