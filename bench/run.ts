@@ -10,30 +10,20 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, freemem, platform, release, tmpdir, totalmem, userInfo } from "node:os";
+import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
-import { Hono } from "hono";
 import pg from "pg";
 import { createClient } from "rivetkit/client";
 import { WebSocket, WebSocketServer } from "ws";
 import { internalParams } from "../actors/auth.js";
 import { keys, personalOrgId } from "../actors/keys.js";
 import type { Registry } from "../actors/registry.js";
-import { startKiln, type Kiln } from "../server/app.js";
-import { loadConfig } from "../server/config.js";
-import { createLogger } from "../shared/logger.js";
+import type { Kiln } from "../server/app.js";
 import type { LoadResult, LoadSpec } from "./load.js";
+import { bearerBaselineApp, envInt, listen, machineDescription, makeLog, ms, runBench, signUp, startBenchKiln, table, timeCalls, type Cleanups, type Stats } from "./support.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  const n = v ? Number.parseInt(v, 10) : Number.NaN;
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
 
 const CONNECTIONS = envInt("BENCH_CONNECTIONS", 10);
 const DURATION_S = envInt("BENCH_DURATION", 10);
@@ -42,62 +32,18 @@ const CALLS = envInt("BENCH_CALLS", 2000);
 const CALL_WARMUP = envInt("BENCH_CALL_WARMUP", 200);
 const PART_CALLS = envInt("BENCH_PART_CALLS", 300);
 
-const cleanups: (() => Promise<void> | void)[] = [];
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const cleanups: Cleanups = [];
+const log = makeLog("bench");
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-interface Stats {
-  n: number;
-  meanMs: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-}
-
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
-  return {
-    n: s.length,
-    meanMs: s.reduce((a, b) => a + b, 0) / s.length,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    maxMs: s[s.length - 1] ?? Number.NaN,
-  };
-}
-
-/** Sequential calls: `warmup` unmeasured, then `n` timed one after another. */
-async function timeCalls(fn: () => Promise<unknown>, n = CALLS, warmup = CALL_WARMUP): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const samples = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    samples[i] = Number(process.hrtime.bigint() - t0) / 1e6;
-  }
-  return stats(samples);
-}
-
-function ms(v: number): string {
-  if (!Number.isFinite(v)) return "n/a";
-  if (v < 0.01) return `${(v * 1000).toFixed(2)} µs`;
-  if (v < 1) return `${(v * 1000).toFixed(0)} µs`;
-  if (v < 10) return `${v.toFixed(2)} ms`;
-  return `${v.toFixed(1)} ms`;
-}
+/** Actor calls: BENCH_CALL_WARMUP unmeasured, then BENCH_CALLS timed one after another. */
+const timeActorCalls = (fn: () => Promise<unknown>): Promise<Stats> => timeCalls(fn, CALLS, CALL_WARMUP);
 
 /** autocannon's histogram keeps whole milliseconds (values are truncated). */
 function wholeMs(v: number): string {
   return v < 1 ? "< 1 ms" : `${Math.floor(v)} ms`;
-}
-
-/** Markdown table; the first and any `textCols` columns are left-aligned, the rest right-aligned. */
-function table(header: string[], rows: string[][], textCols: number[] = []): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  const align = header.map((_, i) => (i === 0 || textCols.includes(i) ? "---" : "---:"));
-  return [line(header), line(align), ...rows.map(line)].join("\n");
 }
 
 /** Counts the HTTP requests RivetKit's remote client makes (it uses the global fetch). */
@@ -148,75 +94,20 @@ async function freshPostgres(adminUrl: string): Promise<{ url: string; drop(): P
   };
 }
 
-async function startBenchKiln(backend: "pglite" | "postgres"): Promise<BenchKiln> {
-  const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
-  let pgdb: Awaited<ReturnType<typeof freshPostgres>> | undefined;
+/** Kiln on PGlite, or on a fresh database on DATABASE_URL_BENCH's PostgreSQL (dropped at stop). */
+async function startKilnOn(backend: "pglite" | "postgres"): Promise<BenchKiln> {
+  const pgdb = backend === "postgres" ? await freshPostgres(process.env.DATABASE_URL_BENCH ?? "") : undefined;
   try {
-    if (backend === "postgres") pgdb = await freshPostgres(process.env.DATABASE_URL_BENCH ?? "");
-    const config = loadConfig({
-      PORT: "0",
-      KILN_DATA_DIR: dataDir,
-      LOG_LEVEL: "silent",
-      NODE_ENV: "test",
-      ...(pgdb ? { DATABASE_URL: pgdb.url } : {}),
-    });
-    const kiln = await startKiln(config, createLogger("silent"));
-    let stopped: Promise<void> | undefined;
-    const stop = () =>
-      (stopped ??= (async () => {
-        await kiln.close();
-        await pgdb?.drop();
-        rmSync(dataDir, { recursive: true, force: true });
-      })());
-    cleanups.push(stop);
+    const { kiln, stop } = await startBenchKiln(cleanups, pgdb ? { DATABASE_URL: pgdb.url } : {}, pgdb?.drop);
     return { kiln, backend, stop };
   } catch (err) {
     await pgdb?.drop().catch(() => {});
-    rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
 }
 
-async function signUp(baseUrl: string): Promise<{ token: string; userId: string }> {
-  const email = `bench-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}@example.com`;
-  const res = await fetch(`${baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin: new URL(baseUrl).origin },
-    body: JSON.stringify({ email, password: "correct-horse-battery", name: "Bench User" }),
-  });
-  if (res.status !== 200) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { token: string; user: { id: string } };
-  return { token: body.token, userId: body.user.id };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Baselines: a bare Hono app and a bare WebSocket echo server
-
-async function listen(app: Hono): Promise<{ url: string; close(): Promise<void> }> {
-  const server: ServerType = await new Promise((res, rej) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => res(s));
-    s.once("error", rej);
-  });
-  const { port } = server.address() as AddressInfo;
-  const close = () =>
-    new Promise<void>((res) => {
-      server.close(() => res());
-      if ("closeAllConnections" in server) server.closeAllConnections();
-    });
-  cleanups.push(close);
-  return { url: `http://127.0.0.1:${port}`, close };
-}
-
-/** `GET /v1/me` of the same shape: reads the bearer token, answers with a body as large as Kiln's. */
-function baselineApp(body: unknown): Hono {
-  const app = new Hono();
-  app.get("/v1/me", (c) => {
-    const auth = c.req.header("authorization");
-    if (!auth?.startsWith("Bearer ") || auth.length <= 7) return c.json({ error: "unauthorized" }, 401);
-    return c.json(body);
-  });
-  return app;
-}
 
 async function wsEcho(): Promise<{ url: string; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
@@ -297,7 +188,7 @@ async function meParts(kiln: Kiln, token: string, userId: string): Promise<HttpR
 }
 
 async function benchMe(bk: BenchKiln, label: string): Promise<{ row: HttpRow; body: unknown; token: string }> {
-  const { token, userId } = await signUp(bk.kiln.url);
+  const { token, userId } = await signUp(bk.kiln.url, "Bench User");
   const headers = { authorization: `Bearer ${token}` };
   const probe = await fetch(`${bk.kiln.url}/v1/me`, { headers });
   if (probe.status !== 200) throw new Error(`GET /v1/me answered ${probe.status}: ${await probe.text()}`);
@@ -318,16 +209,15 @@ async function main(): Promise<void> {
   // RivetKit's remote client logs through its own logger; keep its reconnect chatter off the report.
   process.env.RIVET_LOG_LEVEL ??= "error";
   const started = Date.now();
-  const cpuList = cpus();
-  const machine = `${cpuList.length} × ${cpuList[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), ${platform()} ${release()}, Node ${process.version}`;
+  const machine = machineDescription();
 
   // --- 1. GET /v1/me over a real socket ------------------------------------------------------
   log("starting Kiln on PGlite");
-  const pglite = await startBenchKiln("pglite");
+  const pglite = await startKilnOn("pglite");
   const me = await benchMe(pglite, "Kiln, PGlite");
   const httpRows: HttpRow[] = [me.row];
 
-  const baseline = await listen(baselineApp(me.body));
+  const baseline = await listen(bearerBaselineApp("/v1/me", me.body), cleanups);
   const baselineProbe = await fetch(`${baseline.url}/v1/me`, { headers: { authorization: `Bearer ${me.token}` } });
   const kilnBytes = JSON.stringify(me.body).length;
   const baselineBytes = (await baselineProbe.text()).length;
@@ -338,18 +228,18 @@ async function main(): Promise<void> {
 
   // --- 2. One OrganizationActor `summary` call -------------------------------------------------
   const { kiln } = pglite;
-  const { token, userId } = await signUp(kiln.url);
+  const { token, userId } = await signUp(kiln.url, "Bench User");
   const orgKey = keys.organization(personalOrgId(userId));
   const actorRows: { label: string; stats: Stats; note: string }[] = [];
 
   log(`actor calls: ${CALL_WARMUP} warm-up + ${CALLS} timed, sequential`);
   const noop = async (): Promise<void> => {};
-  actorRows.push({ label: "Baseline: `await` of an async no-op function", stats: await timeCalls(noop), note: "in process" });
+  actorRows.push({ label: "Baseline: `await` of an async no-op function", stats: await timeActorCalls(noop), note: "in process" });
 
   const inProc = kiln.client.organization.get(orgKey, { params: internalParams() });
   actorRows.push({
     label: "`summary`, in-process client (`kiln.client`)",
-    stats: await timeCalls(() => inProc.summary()),
+    stats: await timeActorCalls(() => inProc.summary()),
     note: "internal params, no HTTP hop",
   });
 
@@ -358,7 +248,7 @@ async function main(): Promise<void> {
   const handle = remote.organization.get(orgKey, { params: { token } });
   await handle.summary(); // resolve the actor before counting requests
   const fetchesBefore = fetchCounter.count;
-  const statelessStats = await timeCalls(() => handle.summary());
+  const statelessStats = await timeActorCalls(() => handle.summary());
   const fetchesPerCall = (fetchCounter.count - fetchesBefore) / (CALLS + CALL_WARMUP);
   actorRows.push({
     label: "`summary`, remote stateless handle (`handle.summary()`)",
@@ -371,11 +261,11 @@ async function main(): Promise<void> {
   await conn.summary(); // opens the WebSocket and authenticates once
   actorRows.push({
     label: "`summary`, remote connected (`handle.connect()`, WebSocket)",
-    stats: await timeCalls(() => conn.summary()),
+    stats: await timeActorCalls(() => conn.summary()),
     note: "token verified once, at connect",
   });
 
-  const httpFloor = await timeCalls(async () => {
+  const httpFloor = await timeActorCalls(async () => {
     const r = await fetch(`${baseline.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     await r.arrayBuffer();
   });
@@ -388,7 +278,7 @@ async function main(): Promise<void> {
     ws.once("error", rej);
   });
   const payload = JSON.stringify(me.body);
-  const wsFloor = await timeCalls(
+  const wsFloor = await timeActorCalls(
     () =>
       new Promise<void>((res) => {
         ws.once("message", () => res());
@@ -404,7 +294,7 @@ async function main(): Promise<void> {
   // --- 1b. GET /v1/me on PostgreSQL, when asked for -------------------------------------------
   if (process.env.DATABASE_URL_BENCH) {
     log("starting Kiln on PostgreSQL (DATABASE_URL_BENCH)");
-    const pgKiln = await startBenchKiln("postgres");
+    const pgKiln = await startKilnOn("postgres");
     const pgMe = await benchMe(pgKiln, "Kiln, PostgreSQL");
     httpRows.splice(1, 0, pgMe.row);
     await pgKiln.stop();
@@ -457,23 +347,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
-async function cleanup(): Promise<void> {
-  for (const step of cleanups.reverse()) {
-    try {
-      await step();
-    } catch (err) {
-      log(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-}
-
-main()
-  .then(async () => {
-    await cleanup();
-    process.exit(0);
-  })
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await cleanup();
-    process.exit(1);
-  });
+runBench(main, cleanups, log);

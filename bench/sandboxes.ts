@@ -5,9 +5,9 @@
  *
  *   npx tsx bench/sandboxes.ts            (BENCH_TASKS=20 BENCH_TURNS=20 BENCH_CONCURRENCY=1,4,8)
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "rivetkit/client";
@@ -20,31 +20,21 @@ import { loadConfig } from "../server/config.js";
 import { createLogger } from "../shared/logger.js";
 import type { SessionEvent, SessionSummary } from "../shared/schemas/session.js";
 import type { TaskView } from "../shared/schemas/task.js";
+import { createBareRepo } from "../test/support/git-fixture.js";
+import { sleep } from "./support.js";
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 20);
 const TURNS = Number(process.env.BENCH_TURNS ?? 20);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,4,8").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 
+// This report's own percentile (index floor(p% · n), so p95 is at hand) and whole-millisecond
+// format; ./support.ts's `stats` and `ms` pick and print differently, so they would change its figures.
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 const ms = (x: number) => `${x.toFixed(0)} ms`;
-const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
-
-function bareRepo(root: string): string {
-  const bare = join(root, "origin.git");
-  const env = { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@b", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@b" };
-  execFileSync("git", ["init", "-q", "--bare", "-b", "main", bare]);
-  const seed = join(root, "seed");
-  execFileSync("git", ["init", "-q", "-b", "main", seed]);
-  writeFileSync(join(seed, "README.md"), "# bench\n");
-  execFileSync("git", ["add", "."], { cwd: seed, env });
-  execFileSync("git", ["commit", "-qm", "init"], { cwd: seed, env });
-  execFileSync("git", ["push", "-q", bare, "main"], { cwd: seed, env });
-  return bare;
-}
 
 /** Baseline: what Kiln's provisioning does, done by hand on a bare server (spawn, health, clone, checkout). */
 async function bareProvision(root: string, origin: string, i: number): Promise<{ ms: number; sdk: SandboxAgent; stop(): void; repo: string }> {
@@ -74,7 +64,7 @@ async function bareProvision(root: string, origin: string, i: number): Promise<{
 
 async function main() {
   const root = mkdtempSync(join(tmpdir(), "kiln-bench-sandboxes-"));
-  const origin = bareRepo(root);
+  const origin = createBareRepo(root, "origin");
   const config = loadConfig({ NODE_ENV: "test", PORT: "0", KILN_DATA_DIR: join(root, "kiln"), LOG_LEVEL: "silent" });
   const kiln = await startKiln(config, createLogger("silent"));
   const rows: string[] = [];

@@ -22,28 +22,17 @@
  * KILN_SANDBOX_PROVIDER; `local` starts one sandbox-agent server per task).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
-import { Hono } from "hono";
 import { internalParams } from "../actors/auth.js";
 import { keys, personalOrgId } from "../actors/keys.js";
-import { startKiln, type Kiln } from "../server/app.js";
-import { loadConfig } from "../server/config.js";
-import { createLogger } from "../shared/logger.js";
 import type { TaskSummary } from "../shared/schemas/task.js";
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  const n = v ? Number.parseInt(v, 10) : Number.NaN;
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
+import { createBareRepo, git } from "../test/support/git-fixture.js";
+import { bearerBaselineApp, envInt, listen, machineDescription, makeLog, ms, runBench, signUp as signUpUser, sleep, startBenchKiln, stats, table, timeCalls, timed, type Cleanups, type Stats } from "./support.js";
 
 const TASKS = Math.max(1, envInt("BENCH_TASKS", 1000));
 const CONCURRENT_TASKS = envInt("BENCH_TASKS_CONCURRENT", 200);
@@ -61,54 +50,11 @@ const POLL_MS = 1000;
 /** Resolution of the event-loop delay histogram; it records whole timer intervals, so this is subtracted. */
 const LOOP_RESOLUTION_MS = 2;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-const log = (msg: string) => process.stderr.write(`[bench:tasks] ${msg}\n`);
-const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
+const cleanups: Cleanups = [];
+const log = makeLog("bench:tasks");
 
 // ---------------------------------------------------------------------------------------------
-// Small helpers (the same as bench/run.ts, which runs on import and so cannot be imported)
-
-interface Stats {
-  n: number;
-  meanMs: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-}
-
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
-  return {
-    n: s.length,
-    meanMs: s.reduce((a, b) => a + b, 0) / s.length,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    maxMs: s[s.length - 1] ?? Number.NaN,
-  };
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-/** Sequential calls: `warmup` unmeasured, then `n` timed one after another. */
-async function timeCalls(fn: () => Promise<unknown>, n: number, warmup: number): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const samples = new Array<number>(n);
-  for (let i = 0; i < n; i++) samples[i] = await timed(fn);
-  return stats(samples);
-}
-
-function ms(v: number): string {
-  if (!Number.isFinite(v)) return "n/a";
-  if (v < 0.01) return `${(v * 1000).toFixed(2)} µs`;
-  if (v < 1) return `${(v * 1000).toFixed(0)} µs`;
-  if (v < 10) return `${v.toFixed(2)} ms`;
-  return `${v.toFixed(1)} ms`;
-}
+// Report formatting (the rest is in ./support.ts)
 
 function secs(msValue: number): string {
   return `${(msValue / 1000).toFixed(1)} s`;
@@ -120,13 +66,6 @@ function mb(bytes: number): string {
 
 function kb(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KB`;
-}
-
-/** Markdown table; the first and any `textCols` columns are left-aligned, the rest right-aligned. */
-function table(header: string[], rows: string[][], textCols: number[] = []): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  const align = header.map((_, i) => (i === 0 || textCols.includes(i) ? "---" : "---:"));
-  return [line(header), line(align), ...rows.map(line)].join("\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,56 +171,16 @@ function cpuSince(start: { selfS: number; childrenS: number }, wallMs: number): 
 }
 
 // ---------------------------------------------------------------------------------------------
-// A git remote: a bare repository with one commit on main (what test/support/git.ts makes)
+// A git remote: a bare repository with one commit on main, in its own temporary directory
 
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "Kiln Bench",
-  GIT_AUTHOR_EMAIL: "bench@example.com",
-  GIT_COMMITTER_NAME: "Kiln Bench",
-  GIT_COMMITTER_EMAIL: "bench@example.com",
-};
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, env: GIT_ENV, encoding: "utf8" }).trim();
-}
-
-function makeBareRepo(name = "project"): string {
+function makeRemote(): string {
   const root = mkdtempSync(join(tmpdir(), "kiln-bench-git-"));
   cleanups.push(() => rmSync(root, { recursive: true, force: true }));
-  const bare = join(root, `${name}.git`);
-  git(root, "init", "--quiet", "--bare", "-b", "main", bare);
-  const work = join(root, "seed");
-  git(root, "init", "--quiet", "-b", "main", work);
-  writeFileSync(join(work, "README.md"), `# ${name}\n`);
-  git(work, "add", ".");
-  git(work, "commit", "--quiet", "-m", "initial commit");
-  git(work, "push", "--quiet", bare, "main");
-  return bare;
+  return createBareRepo(root);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Kiln and its REST API
-
-async function startBenchKiln(): Promise<{ kiln: Kiln; dataDir: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
-  try {
-    const config = loadConfig({ PORT: "0", KILN_DATA_DIR: dataDir, LOG_LEVEL: "silent", NODE_ENV: "test", KILN_SANDBOX_PROVIDER: SANDBOX_PROVIDER });
-    const kiln = await startKiln(config, createLogger("silent"));
-    let stopped: Promise<void> | undefined;
-    cleanups.push(
-      () =>
-        (stopped ??= (async () => {
-          await kiln.close();
-          rmSync(dataDir, { recursive: true, force: true });
-        })()),
-    );
-    return { kiln, dataDir };
-  } catch (err) {
-    rmSync(dataDir, { recursive: true, force: true });
-    throw err;
-  }
-}
 
 interface User {
   token: string;
@@ -291,15 +190,8 @@ interface User {
 }
 
 async function signUp(baseUrl: string, name: string): Promise<User> {
-  const email = `bench-${name}-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}@example.com`;
-  const res = await fetch(`${baseUrl}/api/auth/sign-up/email`, {
-    method: "POST",
-    headers: { "content-type": "application/json", origin: new URL(baseUrl).origin },
-    body: JSON.stringify({ email, password: "correct-horse-battery", name }),
-  });
-  if (res.status !== 200) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { token: string; user: { id: string } };
-  return { token: body.token, userId: body.user.id, orgId: personalOrgId(body.user.id), headers: { authorization: `Bearer ${body.token}` } };
+  const { token, userId } = await signUpUser(baseUrl, name, name);
+  return { token, userId, orgId: personalOrgId(userId), headers: { authorization: `Bearer ${token}` } };
 }
 
 async function addRepo(baseUrl: string, user: User, remoteUrl: string): Promise<string> {
@@ -424,49 +316,19 @@ async function createTasks(baseUrl: string, user: User, repoId: string, count: n
 }
 
 // ---------------------------------------------------------------------------------------------
-// Baseline: a bare Hono app serving the same task list
-
-async function listen(app: Hono): Promise<{ url: string; close(): Promise<void> }> {
-  const server: ServerType = await new Promise((res, rej) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => res(s));
-    s.once("error", rej);
-  });
-  const { port } = server.address() as AddressInfo;
-  const close = () =>
-    new Promise<void>((res) => {
-      server.close(() => res());
-      if ("closeAllConnections" in server) server.closeAllConnections();
-    });
-  cleanups.push(close);
-  return { url: `http://127.0.0.1:${port}`, close };
-}
-
-/** `GET /v1/orgs/:orgId/tasks` of the same shape: checks for a Bearer token, answers with the very body Kiln gave. */
-function baselineApp(body: unknown): Hono {
-  const app = new Hono();
-  app.get("/v1/orgs/:orgId/tasks", (c) => {
-    const auth = c.req.header("authorization");
-    if (!auth?.startsWith("Bearer ") || auth.length <= 7) return c.json({ error: "unauthorized" }, 401);
-    return c.json(body);
-  });
-  return app;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   process.env.RIVET_LOG_LEVEL ??= "error";
   const started = Date.now();
-  const cpuList = cpus();
-  const machine = `${cpuList.length} × ${cpuList[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), ${platform()} ${release()}, Node ${process.version}, ${git(".", "--version")}`;
+  const machine = `${machineDescription()}, ${git(".", "--version")}`;
   if (!gc) log("global.gc is unavailable: memory figures are taken without a forced GC");
   const load = () => loadavg().map((v) => v.toFixed(2)).join(" / ");
   // Other work on the machine skews every figure here; the load average before and after shows it.
   const loadAtStart = load();
 
-  const remote = makeBareRepo();
+  const remote = makeRemote();
   log("starting Kiln on PGlite");
-  const { kiln, dataDir } = await startBenchKiln();
+  const { kiln, dataDir } = await startBenchKiln(cleanups, { KILN_SANDBOX_PROVIDER: SANDBOX_PROVIDER });
   const base = kiln.url;
   const actorsDir = join(realpathSync(dataDir), "actors");
 
@@ -500,7 +362,7 @@ async function main(): Promise<void> {
   log(`GET /v1/orgs/:orgId/tasks on Kiln: ${LIST_WARMUP} warm-up + ${LIST_CALLS} timed`);
   const kilnList = await timeCalls(() => fetchList(listUrl), LIST_CALLS, LIST_WARMUP);
 
-  const baseline = await listen(baselineApp(listBody));
+  const baseline = await listen(bearerBaselineApp("/v1/orgs/:orgId/tasks", listBody), cleanups);
   const baselineUrl = `${baseline.url}/v1/orgs/${user.orgId}/tasks`;
   const baselineBytes = (await (await fetch(baselineUrl, { headers: user.headers })).arrayBuffer()).byteLength;
   log("GET on the bare Hono baseline");
@@ -662,23 +524,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
-async function cleanup(): Promise<void> {
-  for (const step of cleanups.reverse()) {
-    try {
-      await step();
-    } catch (err) {
-      log(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-}
-
-main()
-  .then(async () => {
-    await cleanup();
-    process.exit(0);
-  })
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await cleanup();
-    process.exit(1);
-  });
+runBench(main, cleanups, log);
