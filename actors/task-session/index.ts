@@ -44,8 +44,11 @@ export interface TaskSessionState extends Omit<TaskSessionInput, "orgId"> {
  */
 const provisioning = new Set<string>();
 
-/** Sessions whose turn runs in this process. A `running` session missing here has lost its turn. */
-const turnsInProcess = new Set<string>();
+/**
+ * Turns running in this process, by session actor id. A `running` session missing here has lost
+ * its turn. Each turn has its own token, so a finished turn's cleanup never removes the next one.
+ */
+const turnsInProcess = new Map<string, symbol>();
 
 function conflict(message: string): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.conflict });
@@ -130,10 +133,13 @@ export const taskSession = actor({
       await record(c, { sender: "user", kind: "user_message", text, payload: null, at: c.state.turn.startedAt });
       await changed(c);
       const actorId = c.actorId;
-      turnsInProcess.add(actorId);
+      const turn = Symbol("turn");
+      turnsInProcess.set(actorId, turn);
       runTurn(c, text, userId)
         .catch((err) => actorLog().warn({ err, sessionId: c.state.sessionId }, "turn ended without being recorded"))
-        .finally(() => turnsInProcess.delete(actorId));
+        .finally(() => {
+          if (turnsInProcess.get(actorId) === turn) turnsInProcess.delete(actorId);
+        });
       // The status sync watches while the turn runs; enqueued without waiting, the send awaited.
       const s = c.state;
       await c
