@@ -220,6 +220,8 @@ interface SessionContext {
   broadcast(name: "sessionUpdated", s: SessionSummary): void;
   broadcast(name: "sessionEvent", e: SessionEvent): void;
   saveState(opts: { immediate: boolean }): Promise<void>;
+  setPreventSleep(prevent: boolean): void;
+  readonly actorId: string;
   client(): unknown;
 }
 
@@ -252,7 +254,11 @@ function kilnClient(c: SessionContext) {
   return c.client() as Client<Registry>;
 }
 
-async function provisionSession(c: SessionContext, actorId: string): Promise<void> {
+function provisionSession(c: SessionContext, actorId: string): Promise<void> {
+  return awake(c, () => openAgentSession(c, actorId));
+}
+
+async function openAgentSession(c: SessionContext, actorId: string): Promise<void> {
   if (provisioning.has(actorId)) return;
   provisioning.add(actorId);
   const s = c.state;
@@ -276,7 +282,31 @@ async function provisionSession(c: SessionContext, actorId: string): Promise<voi
   await changed(c);
 }
 
-async function runTurn(c: SessionContext, text: string, userId: string): Promise<void> {
+/** Background work in progress, by session actor id. */
+const backgroundWork = new Map<string, number>();
+
+/** Background work keeps its actor awake: an idle actor sleeps after 30 s, and a turn can run longer. */
+async function awake<T>(c: SessionContext, work: () => Promise<T>): Promise<T> {
+  const id = c.actorId;
+  backgroundWork.set(id, (backgroundWork.get(id) ?? 0) + 1);
+  c.setPreventSleep(true);
+  try {
+    return await work();
+  } finally {
+    const left = (backgroundWork.get(id) ?? 1) - 1;
+    if (left > 0) backgroundWork.set(id, left);
+    else {
+      backgroundWork.delete(id);
+      c.setPreventSleep(false);
+    }
+  }
+}
+
+function runTurn(c: SessionContext, text: string, userId: string): Promise<void> {
+  return awake(c, () => turn(c, text, userId));
+}
+
+async function turn(c: SessionContext, text: string, userId: string): Promise<void> {
   const s = c.state;
   let writes = Promise.resolve();
   const onEvent = (e: AgentSessionEvent) => {
