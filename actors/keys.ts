@@ -12,6 +12,7 @@ export const keys = {
   statusSync: (orgId: string, repoId: string, taskId: string, sessionId: string) => [
     "org", orgId, "repo", repoId, "task", taskId, "session", sessionId, "status-sync",
   ],
+  worker: (orgId: string, workerId: string) => ["org", orgId, "worker", workerId],
   sandbox: (orgId: string, providerId: string, sandboxId: string) => ["org", orgId, "sandbox", providerId, sandboxId],
 } as const;
 

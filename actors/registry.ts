@@ -6,11 +6,12 @@ import { repository } from "./repository/index.js";
 import { sandboxInstance } from "./sandbox-instance/index.js";
 import { sessionStatusSync } from "./session-status-sync/index.js";
 import { task } from "./task/index.js";
+import { worker } from "./worker/index.js";
 import { taskSession } from "./task-session/index.js";
 
 /** Kiln's actor registry. Serving and driver choice live in server/rivet.ts. */
 export const registry = setup({
-  use: { appShell, organization, repository, history, task, taskSession, sessionStatusSync, sandboxInstance },
+  use: { appShell, organization, repository, history, task, taskSession, sessionStatusSync, sandboxInstance, worker },
 });
 
 export type Registry = typeof registry;

@@ -1,5 +1,6 @@
 import { pino, type Logger } from "pino";
 import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
+import type { WorkerView } from "../shared/schemas/worker.js";
 
 /** What an actor may learn about a session token: who it belongs to, or nothing. */
 export interface VerifiedSession {
@@ -26,12 +27,16 @@ export interface ActorServices {
   /** Key that marks a call from Kiln's own gateway or actors. Derived from the auth secret. */
   internalKey: string;
   syncOrgIndex(snapshot: OrgIndexSnapshot): Promise<void>;
+  /** Mirrors a worker's view into the gateway's worker index (null removes it). */
+  syncWorkerIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void>;
   /** Membership from the gateway's index, for actors below the organization (they don't own membership). */
   isOrgMember(orgId: string, userId: string): Promise<boolean>;
   /** Where the local sandbox providers keep their sandboxes. */
   sandboxRoot: string;
   /** Agent credentials from configuration, for sandbox servers' environment. Secret. */
   agentEnv: Record<string, string>;
+  /** Kiln's public base URL (KILN_PUBLIC_URL, else the local URL): where a cloud worker's instance is reached. */
+  publicUrl: string;
   /** The provider new tasks' sandboxes use. */
   defaultSandboxProvider: string;
   /** Whether repos may point at local paths and file:// URLs (development; off in production). */

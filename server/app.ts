@@ -28,6 +28,8 @@ import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
+import { Workers } from "./workers.js";
 import { requireOrgMember } from "./middleware/org-member.js";
 import type { KilnEnv } from "./types.js";
 
@@ -97,6 +99,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
+    const workers = new Workers(db.db, organizations, () => {
+      if (!client) throw new Error("actors are not started yet");
+      return client;
+    });
     const services: ActorServices = {
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
@@ -106,8 +112,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
+      publicUrl: baseURL,
       agentEnv: config.agentEnv,
       allowLocalRemotes: config.allowLocalRemotes,
     };
@@ -137,6 +145,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     );
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
+    app.route("/", workerHealthRoutes(workers));
     app.use("/v1/*", requireSession(auth));
     app.route("/", meRoutes(organizations));
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
@@ -144,6 +153,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", repoRoutes(kilnClient));
     app.route("/", taskRoutes(kilnClient));
     app.route("/", sessionRoutes(kilnClient));
+    app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
@@ -167,7 +177,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     );
 
     // In the background: the server answers while interrupted work resumes.
-    void resumeProvisioning(organizations, rivet.client, logger, stoppedSandboxes);
+    void resumeProvisioning(organizations, rivet.client, logger, stoppedSandboxes, workers);
 
     let closing: Promise<void> | undefined;
     return {

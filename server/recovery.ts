@@ -3,6 +3,7 @@ import { internalParams } from "../actors/auth.js";
 import { keys } from "../actors/keys.js";
 import type { Organizations } from "./organizations.js";
 import type { KilnClient } from "./rivet.js";
+import type { Workers } from "./workers.js";
 
 /**
  * After a start (including one after kill -9), asks every organization to resume the tasks it
@@ -14,7 +15,16 @@ export async function resumeProvisioning(
   client: KilnClient,
   logger: Logger,
   stoppedSandboxes: { orgId: string; sandboxId: string }[] = [],
+  workers?: Workers,
 ): Promise<void> {
+  if (workers) {
+    try {
+      const resumed = await workers.resumeInterrupted();
+      if (resumed) logger.info({ resumed }, "resumed workers interrupted by a restart");
+    } catch (err) {
+      logger.error({ err }, "could not resume workers");
+    }
+  }
   // Servers of the previous run were stopped before actors started; their actors learn it here.
   for (const s of stoppedSandboxes) {
     try {

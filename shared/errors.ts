@@ -4,12 +4,14 @@
  */
 export const ERROR_STATUS = {
   invalid_request: 400,
+  workspace_path_required: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   org_not_found: 404,
   repo_not_found: 404,
   task_not_found: 404,
+  worker_not_found: 404,
   conflict: 409,
   repo_unreachable: 422,
   rate_limited: 429,

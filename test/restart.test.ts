@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SessionEvent, SessionSummary } from "../shared/schemas/session.js";
 import type { TaskSummary } from "../shared/schemas/task.js";
+import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
 import { api } from "./support/api.js";
 import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
@@ -78,6 +79,30 @@ describe("restart safety", () => {
       expect(events.filter((e) => e.kind === "turn_ended").map((e) => e.text)).toEqual(["interrupted"]);
       expect((await B.post(`${base}/${session.id}/messages`, { text: "are you back?" })).status).toBe(202);
       await until(() => B.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events`), (r) => r.body.events.filter((e) => e.kind === "turn_ended").length === 2, { timeoutMs: 20_000 });
+    } finally {
+      await second.kill();
+    }
+  });
+
+  it("after kill -9 while workers provision, every worker ends healthy or failed, none stranded", async () => {
+    const dataDir = tempDataDir();
+    seedDataDir(dataDir);
+    const first = await spawnKiln({ KILN_DATA_DIR: dataDir });
+    const user = await signUp(socketTransport(first.url));
+    const A = api(socketTransport(first.url), user.token);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await A.post<CreatedWorker>("/v1/workers", { name: `w${i}`, destination: "cloud" })).body.worker.id);
+    await first.kill("SIGKILL");
+
+    const second = await spawnKiln({ KILN_DATA_DIR: dataDir });
+    try {
+      const B = api(socketTransport(second.url), user.token);
+      for (const id of ids) {
+        const done = await until(() => B.get<WorkerView>(`/v1/workers/${id}`), (r) => r.body.worker.status !== "provisioning", { timeoutMs: 30_000 });
+        expect(["healthy", "failed"]).toContain(done.body.worker.status);
+        if (done.body.worker.status === "healthy") expect((await fetch(`${done.body.instance?.url}/health`)).status).toBe(200);
+        else expect(done.body.worker.failure?.message).toEqual(expect.any(String));
+      }
     } finally {
       await second.kill();
     }

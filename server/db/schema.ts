@@ -3,7 +3,8 @@
  * plus the small index the gateway reads on every request to authorize cheaply.
  * The domain lives in actor state. Generate migrations with `npm run db:generate`.
  */
-import { boolean, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { boolean, index, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import type { WorkerView } from "../../shared/schemas/worker.js";
 
 export const user = pgTable("user", {
   id: text("id").primaryKey(),
@@ -87,4 +88,21 @@ export const orgMembership = pgTable(
   (t) => [primaryKey({ columns: [t.orgId, t.userId] }), index("org_membership_user_id_idx").on(t.userId)],
 );
 
-export const schema = { user, session, account, verification, orgMembership };
+/**
+ * Which organization a worker belongs to, so `/v1/workers/:id` finds it without asking every
+ * organization. Source of truth: the WorkerActor, which pushes its view here on every change and removes the row when it is deleted.
+ */
+export const workerIndex = pgTable(
+  "worker_index",
+  {
+    workerId: text("worker_id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    createdBy: text("created_by").notNull(),
+    /** The worker's latest `{ worker, instance }`, pushed by the WorkerActor on every change. */
+    view: jsonb("view").$type<WorkerView>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("worker_index_org_idx").on(t.orgId, t.createdAt)],
+);
+
+export const schema = { user, session, account, verification, orgMembership, workerIndex };

@@ -1,0 +1,100 @@
+import { actor, queue, UserError } from "rivetkit";
+import { workflow } from "rivetkit/workflow";
+import type { WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
+import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, internalParams, type Caller } from "../auth.js";
+import { keys } from "../keys.js";
+import type { Registry } from "../registry.js";
+import { reportRuntimeIssue } from "../runtime-issues.js";
+import { initialWorkerState, newWorkerTokens, WORKER_PROVIDER, workerView, type WorkerCommand, type WorkerInput, type WorkerState } from "./state.js";
+import { publishWorker, runWorkerCommand } from "./workflow.js";
+
+function requireInternal(caller: Caller): void {
+  if (!caller.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+}
+
+/**
+ * WorkerActor, key ["org", orgId, "worker", workerId]: one cloud worker (Den). It provisions its
+ * instance through the sandbox provider layer in a durable workflow, answers health, keeps its
+ * tokens' hashes only, and deletes its instance for real when it is deleted.
+ */
+export const worker = actor({
+  createState: (_c, input: WorkerInput | undefined): WorkerState => initialWorkerState(input),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  queues: {
+    commands: queue<WorkerCommand>({ canPublish: internalOnly }),
+  },
+  run: workflow(
+    async (ctx) => {
+      await ctx.loop("commands", async (loop) => {
+        const msg = await loop.queue.next("wait-command", { names: ["commands"] });
+        await runWorkerCommand(loop, msg.body);
+      });
+    },
+    {
+      onError: (c, event): Promise<void> =>
+        reportRuntimeIssue(c.client(), { orgId: c.state.orgId, actorType: "worker", actorId: c.actorId, scope: `worker:${c.state.workerId}` }, event),
+    },
+  ),
+  actions: {
+    view: (c): WorkerView => workerView(c.state),
+
+    /** Kiln-internal: publishes the first view and, for a cloud worker, starts provisioning. */
+    start: async (c): Promise<WorkerView> => {
+      requireInternal(c.conn.state);
+      await publishWorker(c);
+      if (c.state.status === "provisioning") await c.queue.send("commands", { type: "provision" });
+      return workerView(c.state);
+    },
+
+    /** Only the worker's creator renames it. */
+    rename: async (c, name: string): Promise<WorkerView> => {
+      if (!c.conn.state.internal || c.conn.state.userId !== c.state.createdBy) {
+        throw new UserError("Only the worker's creator can rename it.", { code: ACTOR_ERRORS.forbidden });
+      }
+      c.state.name = name;
+      await publishWorker(c);
+      return workerView(c.state);
+    },
+
+    /** New owner, host and client tokens, shown once; the old ones stop matching. */
+    rotateTokens: async (c): Promise<WorkerTokens> => {
+      requireInternal(c.conn.state);
+      const { tokens, hashes } = newWorkerTokens();
+      c.state.tokenHashes = hashes;
+      await c.saveState({ immediate: true });
+      return tokens;
+    },
+
+    /** Kiln-internal: the worker is deleted; its instance is torn down in the workflow, with retries. */
+    remove: async (c): Promise<void> => {
+      requireInternal(c.conn.state);
+      if (c.state.status === "deleting" || c.state.status === "deleted") return;
+      c.state.status = "deleting";
+      await publishWorker(c);
+      await c.queue.send("commands", { type: "deprovision" });
+    },
+
+    /** Kiln-internal, after a restart: re-enqueues interrupted provisioning or teardown. Idempotent. */
+    resume: async (c): Promise<void> => {
+      requireInternal(c.conn.state);
+      if (c.state.status === "provisioning") await c.queue.send("commands", { type: "provision" });
+      if (c.state.status === "deleting") await c.queue.send("commands", { type: "deprovision" });
+    },
+
+    /** For `instance.url + /health`: healthy and its server answers. */
+    health: async (c): Promise<boolean> => {
+      requireInternal(c.conn.state);
+      if (c.state.status !== "healthy" || c.state.destination !== "cloud") return false;
+      const s = c.state;
+      try {
+        const sandbox = await c
+          .client<Registry>()
+          .sandboxInstance.get(keys.sandbox(s.orgId ?? "", WORKER_PROVIDER, s.workerId), { params: internalParams() })
+          .ensure();
+        return sandbox.status === "running";
+      } catch {
+        return false;
+      }
+    },
+  },
+});

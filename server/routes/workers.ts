@@ -1,0 +1,99 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { Hono } from "hono";
+import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import {
+  CreatedWorkerSchema,
+  CreateWorkerBodySchema,
+  ListWorkersQuerySchema,
+  RenameWorkerBodySchema,
+  WorkerTokensSchema,
+  WorkerViewSchema,
+} from "../../shared/schemas/worker.js";
+import type { KilnEnv } from "../types.js";
+import type { Workers } from "../workers.js";
+
+const Params = z.object({ id: z.string().max(64) });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+const base = { tags: ["workers"], security: SESSION_SECURITY };
+
+const create = createRoute({
+  ...base,
+  method: "post",
+  path: "/v1/workers",
+  summary: "Create a worker: cloud (provisions after the 202) or local (on your machine, 201)",
+  request: { body: body(CreateWorkerBodySchema) },
+  responses: {
+    202: json(CreatedWorkerSchema, "Cloud worker accepted; poll it, or `instance.url + /health`. Tokens are shown only now."),
+    201: json(CreatedWorkerSchema, "Local worker created. Tokens are shown only now."),
+    ...errorResponses(400, 401, 403),
+  },
+});
+const list = createRoute({
+  ...base,
+  method: "get",
+  path: "/v1/workers",
+  summary: "The organization's workers (your personal one by default), each with its latest instance",
+  request: { query: ListWorkersQuerySchema.extend({ orgId: z.string().max(128).optional() }) },
+  responses: { 200: json(z.object({ workers: z.array(WorkerViewSchema) }), "Workers"), ...errorResponses(400, 401, 403) },
+});
+const get = createRoute({
+  ...base,
+  method: "get",
+  path: "/v1/workers/{id}",
+  summary: "A worker and its instance",
+  request: { params: Params },
+  responses: { 200: json(WorkerViewSchema, "The worker"), ...errorResponses(401, 404) },
+});
+const rename = createRoute({
+  ...base,
+  method: "patch",
+  path: "/v1/workers/{id}",
+  summary: "Rename a worker (its creator only)",
+  request: { params: Params, body: body(RenameWorkerBodySchema) },
+  responses: { 200: json(WorkerViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404) },
+});
+const remove = createRoute({
+  ...base,
+  method: "delete",
+  path: "/v1/workers/{id}",
+  summary: "Delete a worker; its instance is deleted for real, with retries",
+  request: { params: Params },
+  responses: { 204: { description: "Deleting" }, ...errorResponses(401, 404) },
+});
+const rotate = createRoute({
+  ...base,
+  method: "post",
+  path: "/v1/workers/{id}/tokens",
+  summary: "Rotate the worker's tokens (its creator only); the new ones are shown once",
+  request: { params: Params },
+  responses: { 200: json(z.object({ tokens: WorkerTokensSchema }), "New tokens"), ...errorResponses(401, 403, 404) },
+});
+
+export function workerRoutes(workers: Workers) {
+  return new OpenAPIHono<KilnEnv>()
+    .openapi(create, async (c) => {
+      const input = c.req.valid("json");
+      const created = await workers.create(c.get("user").id, input);
+      return input.destination === "cloud" ? c.json(created, 202) : c.json(created, 201);
+    })
+    .openapi(list, async (c) => {
+      const q = c.req.valid("query");
+      return c.json({ workers: await workers.list(c.get("user").id, q.orgId, q.limit) }, 200);
+    })
+    .openapi(get, async (c) => c.json(await workers.get(c.get("user").id, c.req.valid("param").id), 200))
+    .openapi(rename, async (c) => c.json(await workers.rename(c.get("user").id, c.req.valid("param").id, c.req.valid("json").name), 200))
+    .openapi(remove, async (c) => {
+      await workers.remove(c.get("user").id, c.req.valid("param").id);
+      return c.body(null, 204);
+    })
+    .openapi(rotate, async (c) => c.json({ tokens: await workers.rotateTokens(c.get("user").id, c.req.valid("param").id) }, 200));
+}
+
+/** `instance.url + /health` for cloud workers: public, answers only up or not. */
+export function workerHealthRoutes(workers: Workers) {
+  return new Hono<KilnEnv>().get("/w/:orgId/:workerId/health", async (c) => {
+    const ok = await workers.health(c.req.param("orgId"), c.req.param("workerId"));
+    return ok ? c.json({ ok: true }, 200) : c.json({ error: "service_unavailable", message: "The worker is not up." }, 503);
+  });
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { and, desc, eq, sql } from "drizzle-orm";
+import { internalParams } from "../actors/auth.js";
+import { keys, personalOrgId } from "../actors/keys.js";
+import { newWorkerTokens } from "../actors/worker/state.js";
+import { ForbiddenError, KilnError } from "../shared/errors.js";
+import type { CreateWorkerBody, CreatedWorker, WorkerTokens, WorkerView } from "../shared/schemas/worker.js";
+import type { AppDb } from "./db/index.js";
+import { workerIndex } from "./db/schema.js";
+import type { Organizations } from "./organizations.js";
+import type { KilnClient } from "./rivet.js";
+
+const WORKER_ID = /^w_[A-Za-z0-9]{16}$/;
+
+function notFound(): KilnError {
+  return new KilnError("worker_not_found", "No such worker.");
+}
+
+/**
+ * Cloud workers (Den) for the gateway: creation (tokens shown once), reads from the worker index,
+ * and the calls that reach a WorkerActor. A worker of an org the caller is not in is "not found".
+ */
+export class Workers {
+  constructor(
+    private readonly db: AppDb,
+    private readonly orgs: Organizations,
+    private readonly client: () => KilnClient,
+  ) {}
+
+  async create(userId: string, body: CreateWorkerBody): Promise<CreatedWorker> {
+    if (body.destination === "local" && !body.workspacePath) {
+      throw new KilnError("workspace_path_required", "A local worker needs `workspacePath`: where it runs on your machine.");
+    }
+    const orgId = body.orgId ?? personalOrgId(userId);
+    if (!(await this.orgs.isMember(orgId, userId))) throw new ForbiddenError("You are not a member of this organization.");
+    const workerId = `w_${randomBytes(12).toString("base64url").replace(/[^A-Za-z0-9]/g, "x").slice(0, 16)}`;
+    const { tokens, hashes } = newWorkerTokens();
+    const handle = this.client().worker.getOrCreate(keys.worker(orgId, workerId), {
+      params: internalParams(userId),
+      createWithInput: {
+        orgId,
+        workerId,
+        name: body.name,
+        description: body.description ?? null,
+        destination: body.destination,
+        workspacePath: body.workspacePath ?? null,
+        createdBy: userId,
+        tokenHashes: hashes,
+      },
+    });
+    const view = await handle.start();
+    return {
+      ...view,
+      tokens,
+      launch: body.destination === "cloud" ? { mode: "async", pollAfterMs: 1000 } : { mode: "instant" },
+    };
+  }
+
+  /** Mirrors a WorkerActor's view; called by the actor on every change. */
+  async syncIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void> {
+    if (!view) {
+      await this.db.delete(workerIndex).where(eq(workerIndex.workerId, workerId));
+      return;
+    }
+    await this.db
+      .insert(workerIndex)
+      .values({ workerId, orgId, createdBy, view })
+      .onConflictDoUpdate({ target: workerIndex.workerId, set: { view } });
+  }
+
+  async list(userId: string, orgId: string | undefined, limit: number): Promise<WorkerView[]> {
+    const org = orgId ?? personalOrgId(userId);
+    if (!(await this.orgs.isMember(org, userId))) throw new ForbiddenError("You are not a member of this organization.");
+    const rows = await this.db.select().from(workerIndex).where(eq(workerIndex.orgId, org)).orderBy(desc(workerIndex.createdAt)).limit(limit);
+    return rows.map((r) => r.view);
+  }
+
+  /** The worker's row, if it exists and the caller belongs to its org; otherwise worker_not_found. */
+  private async locate(userId: string, workerId: string): Promise<{ orgId: string; createdBy: string; view: WorkerView }> {
+    if (!WORKER_ID.test(workerId)) throw notFound();
+    const row = (await this.db.select().from(workerIndex).where(eq(workerIndex.workerId, workerId)).limit(1))[0];
+    if (!row || !(await this.orgs.isMember(row.orgId, userId))) throw notFound();
+    return row;
+  }
+
+  async get(userId: string, workerId: string): Promise<WorkerView> {
+    return (await this.locate(userId, workerId)).view;
+  }
+
+  async rename(userId: string, workerId: string, name: string): Promise<WorkerView> {
+    const row = await this.locate(userId, workerId);
+    if (row.createdBy !== userId) throw new ForbiddenError("Only the worker's creator can rename it.");
+    return this.client().worker.get(keys.worker(row.orgId, workerId), { params: internalParams(userId) }).rename(name);
+  }
+
+  async rotateTokens(userId: string, workerId: string): Promise<WorkerTokens> {
+    const row = await this.locate(userId, workerId);
+    if (row.createdBy !== userId) throw new ForbiddenError("Only the worker's creator can rotate its tokens.");
+    return this.client().worker.get(keys.worker(row.orgId, workerId), { params: internalParams(userId) }).rotateTokens();
+  }
+
+  async remove(userId: string, workerId: string): Promise<void> {
+    const row = await this.locate(userId, workerId);
+    await this.client().worker.get(keys.worker(row.orgId, workerId), { params: internalParams(userId) }).remove();
+  }
+
+  /** After a start: workers left provisioning or deleting by the previous run resume. */
+  async resumeInterrupted(): Promise<number> {
+    const rows = await this.db
+      .select({ workerId: workerIndex.workerId, orgId: workerIndex.orgId })
+      .from(workerIndex)
+      .where(sql`${workerIndex.view}->'worker'->>'status' in ('provisioning', 'deleting')`);
+    for (const r of rows) await this.client().worker.get(keys.worker(r.orgId, r.workerId), { params: internalParams() }).resume();
+    return rows.length;
+  }
+
+  /** Public health of a cloud worker's instance: 200 once provisioning finished and it answers. */
+  async health(orgId: string, workerId: string): Promise<boolean> {
+    if (!WORKER_ID.test(workerId)) return false;
+    const row = (await this.db.select().from(workerIndex).where(and(eq(workerIndex.workerId, workerId), eq(workerIndex.orgId, orgId))).limit(1))[0];
+    if (!row) return false;
+    return this.client().worker.get(keys.worker(orgId, workerId), { params: internalParams() }).health();
+  }
+}

@@ -1,0 +1,109 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
+import { api } from "./support/api.js";
+import { signUp, socketTransport, type SignedUp } from "./support/http.js";
+import { startTestKiln, type TestKiln } from "./support/kiln.js";
+import { until } from "./support/poll.js";
+import { sandboxServersUnder } from "./support/processes.js";
+
+describe("cloud workers on the local provisioner", () => {
+  let kiln: TestKiln;
+  let ann: SignedUp;
+  let ben: SignedUp;
+  let outsider: SignedUp;
+  let A: ReturnType<typeof api>;
+  let B: ReturnType<typeof api>;
+  let O: ReturnType<typeof api>;
+
+  beforeAll(async () => {
+    kiln = await startTestKiln();
+    const t = socketTransport(kiln.url);
+    [ann, ben, outsider] = [await signUp(t, { name: "Ann" }), await signUp(t, { name: "Ben" }), await signUp(t, { name: "Out" })];
+    await kiln.organizations.upsertMember(`personal-${ann.user.id}`, { userId: ben.user.id, name: "Ben", email: ben.user.email, role: "member" });
+    A = api(t, ann.token);
+    B = api(t, ben.token);
+    O = api(t, outsider.token);
+  });
+  afterAll(() => kiln?.stop());
+
+  it("provisions a cloud worker after a 202, until instance.url + /health answers 200", async () => {
+    const res = await A.post<CreatedWorker>("/v1/workers", { name: "builder", destination: "cloud" });
+    expect(res.status).toBe(202);
+    const created = res.body;
+    expect(created.worker).toMatchObject({ name: "builder", status: "provisioning", destination: "cloud", failure: null });
+    expect(created.launch).toEqual({ mode: "async", pollAfterMs: 1000 });
+    expect(created.tokens.owner).toMatch(/^kiln_wo_/);
+    expect(new Set(Object.values(created.tokens)).size).toBe(3);
+
+    const ready = await until(() => A.get<WorkerView>(`/v1/workers/${created.worker.id}`), (r) => r.body.worker.status !== "provisioning");
+    expect(ready.body.worker.status).toBe("healthy");
+    expect(ready.body.instance).toMatchObject({ provider: "local", status: "running", url: expect.stringContaining(`/w/personal-${ann.user.id}/`) });
+    const health = await fetch(`${ready.body.instance?.url}/health`);
+    expect(health.status).toBe(200);
+    expect(sandboxServersUnder(join(kiln.dataDir, "sandboxes", created.worker.id)).length).toBe(1);
+
+    // Tokens are shown once: Kiln keeps only hashes, nowhere in plain text.
+    expect(JSON.stringify(ready.body)).not.toContain(created.tokens.owner);
+    const stateDir = join(kiln.dataDir, "actors", "state");
+    for (const file of readdirSync(stateDir)) expect(readFileSync(join(stateDir, file)).includes(created.tokens.host)).toBe(false);
+  });
+
+  it("creates a local worker at once (201), and requires its workspace path", async () => {
+    const missing = await A.post("/v1/workers", { name: "laptop", destination: "local" });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ error: "workspace_path_required" });
+    const res = await A.post<CreatedWorker>("/v1/workers", { name: "laptop", destination: "local", workspacePath: "/home/ann/code" });
+    expect(res.status).toBe(201);
+    expect(res.body.launch).toEqual({ mode: "instant" });
+    expect(res.body.worker).toMatchObject({ status: "healthy", workspacePath: "/home/ann/code" });
+  });
+
+  it("validates input with 400 invalid_request", async () => {
+    expect((await A.post("/v1/workers", { name: "", destination: "moon" })).body).toMatchObject({ error: "invalid_request" });
+    expect((await A.get("/v1/workers?limit=0")).status).toBe(400);
+    expect((await A.get("/v1/workers?limit=51")).status).toBe(400);
+  });
+
+  it("lists the org's workers from the index, for every member", async () => {
+    const list = await B.get<{ workers: WorkerView[] }>(`/v1/workers?orgId=personal-${ann.user.id}&limit=50`);
+    expect(list.status).toBe(200);
+    expect(list.body.workers.map((w) => w.worker.name)).toEqual(expect.arrayContaining(["builder", "laptop"]));
+    expect((await O.get(`/v1/workers?orgId=personal-${ann.user.id}`)).status).toBe(403);
+  });
+
+  it("hides workers from non-members and unknown ids behind 404 worker_not_found", async () => {
+    const mine = (await A.get<{ workers: WorkerView[] }>("/v1/workers")).body.workers[0]!;
+    for (const r of [await O.get(`/v1/workers/${mine.worker.id}`), await A.get("/v1/workers/w_doesnotexist00000"), await A.get("/v1/workers/not-an-id")]) {
+      expect(r.status).toBe(404);
+      expect(r.body).toMatchObject({ error: "worker_not_found" });
+    }
+  });
+
+  it("lets only the creator rename a worker or rotate its tokens", async () => {
+    const created = (await A.post<CreatedWorker>("/v1/workers", { name: "renameme", destination: "local", workspacePath: "/w" })).body;
+    const other = await B.patch(`/v1/workers/${created.worker.id}`, { name: "mine now" });
+    expect(other.status).toBe(403);
+    const mine = await A.patch<WorkerView>(`/v1/workers/${created.worker.id}`, { name: "renamed" });
+    expect(mine.status).toBe(200);
+    expect(mine.body.worker.name).toBe("renamed");
+    const rotated = await A.post<{ tokens: CreatedWorker["tokens"] }>(`/v1/workers/${created.worker.id}/tokens`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.tokens.owner).not.toBe(created.tokens.owner);
+    expect((await B.post(`/v1/workers/${created.worker.id}/tokens`)).status).toBe(403);
+  });
+
+  it("deletes a cloud worker for real: its instance and process are gone, then the worker is", async () => {
+    const created = (await A.post<CreatedWorker>("/v1/workers", { name: "short-lived", destination: "cloud" })).body;
+    const ready = await until(() => A.get<WorkerView>(`/v1/workers/${created.worker.id}`), (r) => r.body.worker.status === "healthy");
+    const dir = join(kiln.dataDir, "sandboxes", created.worker.id);
+    expect(existsSync(dir)).toBe(true);
+    const del = await fetch(`${kiln.url}/v1/workers/${created.worker.id}`, { method: "DELETE", headers: { authorization: `Bearer ${ann.token}` } });
+    expect(del.status).toBe(204);
+    await until(() => A.get(`/v1/workers/${created.worker.id}`), (r) => r.status === 404);
+    expect(existsSync(dir)).toBe(false);
+    expect(sandboxServersUnder(dir)).toEqual([]);
+    expect((await fetch(`${ready.body.instance?.url}/health`)).status).toBe(503);
+  });
+});
