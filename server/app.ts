@@ -29,6 +29,7 @@ import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
+import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
 import { requireOrgMember } from "./middleware/org-member.js";
 import type { KilnEnv } from "./types.js";
@@ -102,7 +103,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const workers = new Workers(db.db, organizations, () => {
       if (!client) throw new Error("actors are not started yet");
       return client;
-    });
+    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined);
     const services: ActorServices = {
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
@@ -164,7 +165,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const nodeWs = createNodeWebSocket({ app });
     rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
     const server: ServerType = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port, hostname: config.host }, () => resolve(s));
+      // Keep the real global Response: SDKs (Polar) check `instanceof Response` on what fetch returns.
+      const s = serve({ fetch: app.fetch, port, hostname: config.host, overrideGlobalObjects: false }, () => resolve(s));
       s.once("error", reject);
     });
     nodeWs.injectWebSocket(server);

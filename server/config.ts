@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { z } from "zod";
+import type { PolarGateConfig } from "./paywall.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -51,6 +52,13 @@ const FieldsSchema = z
     GOOGLE_CLIENT_SECRET: optionalString,
     ANTHROPIC_API_KEY: optionalString,
     OPENAI_API_KEY: optionalString,
+    POLAR_FEATURE_GATE_ENABLED: z.enum(["true", "false"], { error: "must be true or false" }).default("false"),
+    POLAR_ACCESS_TOKEN: optionalString,
+    POLAR_PRODUCT_ID: optionalString,
+    POLAR_BENEFIT_ID: optionalString,
+    POLAR_SUCCESS_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
+    POLAR_RETURN_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
+    POLAR_SERVER_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     KILN_SANDBOX_PROVIDER: z.enum(["local", "local-git"], { error: "must be local or local-git" }).default("local"),
     KILN_ALLOW_LOCAL_REMOTES: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
     RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
@@ -71,6 +79,11 @@ function crossFieldProblems(env: Record<string, string | undefined>): { name: st
     const secret = (env.BETTER_AUTH_SECRET ?? "").trim();
     if (!secret) problems.push({ name: "BETTER_AUTH_SECRET", message: "is required when NODE_ENV=production" });
     else if (secret.length < 32) problems.push({ name: "BETTER_AUTH_SECRET", message: "must be at least 32 characters when NODE_ENV=production" });
+  }
+  if ((env.POLAR_FEATURE_GATE_ENABLED ?? "").trim() === "true") {
+    for (const name of ["POLAR_ACCESS_TOKEN", "POLAR_PRODUCT_ID", "POLAR_BENEFIT_ID", "POLAR_SUCCESS_URL", "POLAR_RETURN_URL"]) {
+      if (!set(name)) problems.push({ name, message: "is required when POLAR_FEATURE_GATE_ENABLED=true" });
+    }
   }
   for (const provider of ["GITHUB", "GOOGLE"] as const) {
     const id = `${provider}_CLIENT_ID`;
@@ -110,6 +123,8 @@ export interface KilnConfig {
    * operator sets them. Never logged, never returned by a route.
    */
   agentEnv: Record<string, string>;
+  /** The Polar paywall on cloud workers; undefined when the gate is off (Polar is then never called). */
+  polarGate: PolarGateConfig | undefined;
   /** `local` runs a real sandbox-agent per sandbox; `local-git` is the in-process stand-in. */
   sandboxProvider: Env["KILN_SANDBOX_PROVIDER"];
 }
@@ -161,6 +176,17 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
     sandboxProvider: e.KILN_SANDBOX_PROVIDER,
+    polarGate:
+      e.POLAR_FEATURE_GATE_ENABLED === "true" && e.POLAR_ACCESS_TOKEN && e.POLAR_PRODUCT_ID && e.POLAR_BENEFIT_ID && e.POLAR_SUCCESS_URL && e.POLAR_RETURN_URL
+        ? {
+            accessToken: e.POLAR_ACCESS_TOKEN,
+            productId: e.POLAR_PRODUCT_ID,
+            benefitId: e.POLAR_BENEFIT_ID,
+            successUrl: e.POLAR_SUCCESS_URL,
+            returnUrl: e.POLAR_RETURN_URL,
+            serverUrl: e.POLAR_SERVER_URL,
+          }
+        : undefined,
     agentEnv: Object.fromEntries(
       (["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] as const).flatMap((k) => (e[k] ? [[k, e[k]] as [string, string]] : [])),
     ),

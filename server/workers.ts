@@ -8,6 +8,7 @@ import type { CreateWorkerBody, CreatedWorker, WorkerTokens, WorkerView } from "
 import type { AppDb } from "./db/index.js";
 import { workerIndex } from "./db/schema.js";
 import type { Organizations } from "./organizations.js";
+import type { Paywall } from "./paywall.js";
 import type { KilnClient } from "./rivet.js";
 
 const WORKER_ID = /^w_[A-Za-z0-9]{16}$/;
@@ -25,14 +26,18 @@ export class Workers {
     private readonly db: AppDb,
     private readonly orgs: Organizations,
     private readonly client: () => KilnClient,
+    private readonly paywall: Paywall | undefined,
   ) {}
 
-  async create(userId: string, body: CreateWorkerBody): Promise<CreatedWorker> {
+  async create(user: { id: string; email: string }, body: CreateWorkerBody): Promise<CreatedWorker> {
+    const userId = user.id;
     if (body.destination === "local" && !body.workspacePath) {
       throw new KilnError("workspace_path_required", "A local worker needs `workspacePath`: where it runs on your machine.");
     }
     const orgId = body.orgId ?? personalOrgId(userId);
     if (!(await this.orgs.isMember(orgId, userId))) throw new ForbiddenError("You are not a member of this organization.");
+    // Cloud workers cost money: with the gate on, no worker is created without the benefit.
+    if (body.destination === "cloud" && this.paywall) await this.paywall.requireEntitlement(user);
     const workerId = `w_${randomBytes(12).toString("base64url").replace(/[^A-Za-z0-9]/g, "x").slice(0, 16)}`;
     const { tokens, hashes } = newWorkerTokens();
     const handle = this.client().worker.getOrCreate(keys.worker(orgId, workerId), {

@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   workspace_path_required: 400,
   unauthorized: 401,
+  payment_required: 402,
   forbidden: 403,
   not_found: 404,
   org_not_found: 404,
@@ -17,6 +18,7 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
+  billing_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

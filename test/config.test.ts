@@ -42,6 +42,12 @@ describe("configuration", () => {
     expect(lines.map((l) => l.split(":")[0]).sort()).toEqual(["BETTER_AUTH_SECRET", "GITHUB_CLIENT_SECRET", "PORT"]);
   });
 
+  it("requires every Polar variable when the paywall is on", () => {
+    const lines = problems({ POLAR_FEATURE_GATE_ENABLED: "true", POLAR_ACCESS_TOKEN: "t" });
+    expect(lines.map((l) => l.split(":")[0]).sort()).toEqual(["POLAR_BENEFIT_ID", "POLAR_PRODUCT_ID", "POLAR_RETURN_URL", "POLAR_SUCCESS_URL"]);
+    expect(loadConfig({ POLAR_ACCESS_TOKEN: "t" }).polarGate).toBeUndefined();
+  });
+
   it("requires a secret of 32+ characters in production", () => {
     expect(problems({ NODE_ENV: "production" })).toEqual(["BETTER_AUTH_SECRET: is required when NODE_ENV=production"]);
     expect(problems({ NODE_ENV: "production", BETTER_AUTH_SECRET: "x".repeat(31) })[0]).toMatch(/^BETTER_AUTH_SECRET: must be at least 32/);

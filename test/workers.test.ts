@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
+import { startFakePolar, type FakePolar } from "./fakes/polar.js";
 import { api } from "./support/api.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
@@ -17,8 +18,14 @@ describe("cloud workers on the local provisioner", () => {
   let B: ReturnType<typeof api>;
   let O: ReturnType<typeof api>;
 
+  let polar: FakePolar;
+
   beforeAll(async () => {
-    kiln = await startTestKiln();
+    // Polar is configured but the gate is off: it must never be called.
+    polar = await startFakePolar();
+    kiln = await startTestKiln({
+      env: { POLAR_FEATURE_GATE_ENABLED: "false", POLAR_ACCESS_TOKEN: polar.accessToken, POLAR_SERVER_URL: polar.serverURL },
+    });
     const t = socketTransport(kiln.url);
     [ann, ben, outsider] = [await signUp(t, { name: "Ann" }), await signUp(t, { name: "Ben" }), await signUp(t, { name: "Out" })];
     await kiln.organizations.upsertMember(`personal-${ann.user.id}`, { userId: ben.user.id, name: "Ben", email: ben.user.email, role: "member" });
@@ -26,7 +33,11 @@ describe("cloud workers on the local provisioner", () => {
     B = api(t, ben.token);
     O = api(t, outsider.token);
   });
-  afterAll(() => kiln?.stop());
+  afterAll(async () => {
+    expect(polar.callCount()).toBe(0);
+    await kiln?.stop();
+    await polar?.close();
+  });
 
   it("provisions a cloud worker after a 202, until instance.url + /health answers 200", async () => {
     const res = await A.post<CreatedWorker>("/v1/workers", { name: "builder", destination: "cloud" });

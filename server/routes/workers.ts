@@ -26,7 +26,8 @@ const create = createRoute({
   responses: {
     202: json(CreatedWorkerSchema, "Cloud worker accepted; poll it, or `instance.url + /health`. Tokens are shown only now."),
     201: json(CreatedWorkerSchema, "Local worker created. Tokens are shown only now."),
-    ...errorResponses(400, 401, 403),
+    ...errorResponses(400, 401, 403, 503),
+    402: { description: "Payment required: `polar.checkoutUrl` is where to subscribe" },
   },
 });
 const list = createRoute({
@@ -74,7 +75,7 @@ export function workerRoutes(workers: Workers) {
   return new OpenAPIHono<KilnEnv>()
     .openapi(create, async (c) => {
       const input = c.req.valid("json");
-      const created = await workers.create(c.get("user").id, input);
+      const created = await workers.create(c.get("user"), input);
       return input.destination === "cloud" ? c.json(created, 202) : c.json(created, 201);
     })
     .openapi(list, async (c) => {

@@ -1,0 +1,88 @@
+import { Polar } from "@polar-sh/sdk";
+import { ResourceNotFound } from "@polar-sh/sdk/models/errors/resourcenotfound.js";
+import type { Logger } from "pino";
+import { KilnError, type ErrorBody } from "../shared/errors.js";
+
+export interface PolarGateConfig {
+  accessToken: string;
+  productId: string;
+  benefitId: string;
+  successUrl: string;
+  returnUrl: string;
+  serverUrl: string | undefined;
+}
+
+/** 402 with where to pay: `{ error: "payment_required", message, polar: { checkoutUrl, productId, benefitId } }`. */
+export class PaymentRequiredError extends KilnError {
+  constructor(readonly polar: { checkoutUrl: string; productId: string; benefitId: string }) {
+    super("payment_required", "Cloud workers need a subscription. Complete the checkout, then try again.");
+  }
+
+  override toBody(): ErrorBody & { polar: PaymentRequiredError["polar"] } {
+    return { ...super.toBody(), polar: this.polar };
+  }
+}
+
+/** How long an entitlement answer is reused: a purchase shows up within this time. */
+const CACHE_MS = 30_000;
+
+/**
+ * The Polar paywall for cloud workers. A user is entitled when they hold the benefit, found by
+ * external customer id (the user id), then by email. Polar unreachable fails closed (503).
+ */
+export class Paywall {
+  private readonly polar: Polar;
+  private readonly cache = new Map<string, { entitled: boolean; at: number }>();
+
+  constructor(
+    private readonly config: PolarGateConfig,
+    private readonly logger: Logger,
+  ) {
+    this.polar = new Polar({ accessToken: config.accessToken, timeoutMs: 10_000, ...(config.serverUrl ? { serverURL: config.serverUrl } : {}) });
+  }
+
+  /** Resolves when the user may create a cloud worker; throws PaymentRequiredError or billing_unavailable otherwise. */
+  async requireEntitlement(user: { id: string; email: string }): Promise<void> {
+    const cached = this.cache.get(user.id);
+    if (cached && Date.now() - cached.at < CACHE_MS && cached.entitled) return;
+    let entitled: boolean;
+    try {
+      entitled = await this.holdsBenefit(user);
+    } catch (err) {
+      this.logger.warn({ err: { message: (err as Error).message } }, "Polar entitlement check failed");
+      throw new KilnError("billing_unavailable", "Billing is unavailable right now, so cloud workers cannot be created. Try again shortly.");
+    }
+    this.cache.set(user.id, { entitled, at: Date.now() });
+    if (entitled) return;
+    let checkoutUrl: string;
+    try {
+      const checkout = await this.polar.checkouts.create({
+        products: [this.config.productId],
+        successUrl: this.config.successUrl,
+        returnUrl: this.config.returnUrl,
+        externalCustomerId: user.id,
+        customerEmail: user.email,
+      });
+      checkoutUrl = checkout.url;
+    } catch (err) {
+      this.logger.warn({ err: { message: (err as Error).message } }, "Polar checkout creation failed");
+      throw new KilnError("billing_unavailable", "Billing is unavailable right now, so cloud workers cannot be created. Try again shortly.");
+    }
+    throw new PaymentRequiredError({ checkoutUrl, productId: this.config.productId, benefitId: this.config.benefitId });
+  }
+
+  private async holdsBenefit(user: { id: string; email: string }): Promise<boolean> {
+    try {
+      const state = await this.polar.customers.getStateExternal({ externalId: user.id });
+      if (state.grantedBenefits.some((g) => g.benefitId === this.config.benefitId)) return true;
+    } catch (err) {
+      if (!(err instanceof ResourceNotFound)) throw err;
+    }
+    const page = await this.polar.customers.list({ email: user.email });
+    for (const customer of page.result.items) {
+      const state = await this.polar.customers.getState({ id: customer.id });
+      if (state.grantedBenefits.some((g) => g.benefitId === this.config.benefitId)) return true;
+    }
+    return false;
+  }
+}
