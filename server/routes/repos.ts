@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { KilnError } from "../../shared/errors.js";
-import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import { AddRepoBodySchema, HistoryEventSchema, HistoryQuerySchema, RepoSchema } from "../../shared/schemas/task.js";
 import { historyActor, orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
@@ -8,7 +8,6 @@ import type { KilnEnv } from "../types.js";
 
 const OrgParams = z.object({ orgId: z.string() });
 const RepoParams = OrgParams.extend({ repoId: z.string().min(1).max(64) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 
 const addRepo = createRoute({
   method: "post",
@@ -18,8 +17,8 @@ const addRepo = createRoute({
   security: SESSION_SECURITY,
   request: { params: OrgParams, body: { required: true, content: { "application/json": { schema: AddRepoBodySchema } } } },
   responses: {
-    201: json(z.object({ repo: RepoSchema }), "Added"),
-    200: json(z.object({ repo: RepoSchema }), "Already added: the same repo"),
+    201: jsonResponse(z.object({ repo: RepoSchema }), "Added"),
+    200: jsonResponse(z.object({ repo: RepoSchema }), "Already added: the same repo"),
     ...errorResponses(400, 401, 403, 422),
   },
 });
@@ -31,7 +30,7 @@ const listRepos = createRoute({
   summary: "The organization's repositories",
   security: SESSION_SECURITY,
   request: { params: OrgParams },
-  responses: { 200: json(z.object({ repos: z.array(RepoSchema) }), "Repositories"), ...errorResponses(401, 403) },
+  responses: { 200: jsonResponse(z.object({ repos: z.array(RepoSchema) }), "Repositories"), ...errorResponses(401, 403) },
 });
 
 const history = createRoute({
@@ -41,7 +40,7 @@ const history = createRoute({
   summary: "The repository's task history, newest first",
   security: SESSION_SECURITY,
   request: { params: RepoParams, query: HistoryQuerySchema },
-  responses: { 200: json(z.object({ events: z.array(HistoryEventSchema) }), "History"), ...errorResponses(400, 401, 403, 404) },
+  responses: { 200: jsonResponse(z.object({ events: z.array(HistoryEventSchema) }), "History"), ...errorResponses(400, 401, 403, 404) },
 });
 
 export function repoRoutes(client: () => KilnClient) {

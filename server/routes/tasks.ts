@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import {
   CreateTaskBodySchema,
   DraftBodySchema,
@@ -17,8 +17,6 @@ import type { KilnEnv } from "../types.js";
 const OrgParams = z.object({ orgId: z.string() });
 const TaskParams = OrgParams.extend({ taskId: z.string().min(1).max(64) });
 const SessionParams = TaskParams.extend({ sessionId: SessionIdSchema });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 const tags = ["tasks"];
 
 const route = <P extends z.ZodType>(method: "get" | "post" | "patch" | "put" | "delete", path: string, summary: string, params: P) => ({
@@ -32,53 +30,53 @@ const route = <P extends z.ZodType>(method: "get" | "post" | "patch" | "put" | "
 
 const createTask = createRoute({
   ...route("post", "/v1/orgs/{orgId}/tasks", "Create a task (one branch); provisioning continues after the 202", OrgParams),
-  request: { params: OrgParams, body: body(CreateTaskBodySchema) },
-  responses: { 202: json(z.object({ task: TaskSummarySchema }), "Accepted; watch `lifecycle`"), ...errorResponses(400, 401, 403, 404) },
+  request: { params: OrgParams, body: jsonBody(CreateTaskBodySchema) },
+  responses: { 202: jsonResponse(z.object({ task: TaskSummarySchema }), "Accepted; watch `lifecycle`"), ...errorResponses(400, 401, 403, 404) },
 });
 const listTasks = createRoute({
   ...route("get", "/v1/orgs/{orgId}/tasks", "Task summaries, from the organization's index", OrgParams),
   request: { params: OrgParams, query: z.object({ repoId: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(10_000).optional() }) },
-  responses: { 200: json(z.object({ tasks: z.array(TaskSummarySchema) }), "Tasks"), ...errorResponses(400, 401, 403) },
+  responses: { 200: jsonResponse(z.object({ tasks: z.array(TaskSummarySchema) }), "Tasks"), ...errorResponses(400, 401, 403) },
 });
 const getTask = createRoute({
   ...route("get", "/v1/orgs/{orgId}/tasks/{taskId}", "A task and your own workbench state on it", TaskParams),
   request: { params: TaskParams },
-  responses: { 200: json(TaskViewSchema, "The task"), ...errorResponses(401, 403, 404) },
+  responses: { 200: jsonResponse(TaskViewSchema, "The task"), ...errorResponses(401, 403, 404) },
 });
 const renameTask = createRoute({
   ...route("patch", "/v1/orgs/{orgId}/tasks/{taskId}", "Rename the task", TaskParams),
-  request: { params: TaskParams, body: body(RenameTaskBodySchema) },
-  responses: { 200: json(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404) },
+  request: { params: TaskParams, body: jsonBody(RenameTaskBodySchema) },
+  responses: { 200: jsonResponse(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404) },
 });
 const renameBranch = createRoute({
   ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/branch", "Rename the task's branch (a git operation in its working copy)", TaskParams),
-  request: { params: TaskParams, body: body(RenameBranchBodySchema) },
-  responses: { 200: json(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404, 409) },
+  request: { params: TaskParams, body: jsonBody(RenameBranchBodySchema) },
+  responses: { 200: jsonResponse(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404, 409) },
 });
 const archiveTask = createRoute({
   ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/archive", "Archive the task; its sandbox is stopped", TaskParams),
   request: { params: TaskParams },
-  responses: { 202: json(TaskViewSchema, "Archiving"), ...errorResponses(401, 403, 404, 409) },
+  responses: { 202: jsonResponse(TaskViewSchema, "Archiving"), ...errorResponses(401, 403, 404, 409) },
 });
 const killTask = createRoute({
   ...route("delete", "/v1/orgs/{orgId}/tasks/{taskId}", "Kill the task: its sandbox is destroyed", TaskParams),
   request: { params: TaskParams },
-  responses: { 202: json(TaskViewSchema, "Killing"), ...errorResponses(401, 403, 404) },
+  responses: { 202: jsonResponse(TaskViewSchema, "Killing"), ...errorResponses(401, 403, 404) },
 });
 const saveDraft = createRoute({
   ...route("put", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/draft", "Save your draft prompt for a session", SessionParams),
-  request: { params: SessionParams, body: body(DraftBodySchema) },
-  responses: { 200: json(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
+  request: { params: SessionParams, body: jsonBody(DraftBodySchema) },
+  responses: { 200: jsonResponse(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
 });
 const markRead = createRoute({
   ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/read", "Mark a session read, for you", SessionParams),
   request: { params: SessionParams },
-  responses: { 200: json(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
+  responses: { 200: jsonResponse(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
 });
 const markUnread = createRoute({
   ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/unread", "Mark a session unread, for you", SessionParams),
   request: { params: SessionParams },
-  responses: { 200: json(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
+  responses: { 200: jsonResponse(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
 });
 
 export function taskRoutes(client: () => KilnClient) {

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { Hono } from "hono";
-import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import {
   CreatedWorkerSchema,
   CreateWorkerBodySchema,
@@ -13,8 +13,6 @@ import type { KilnEnv } from "../types.js";
 import type { Workers } from "../workers.js";
 
 const Params = z.object({ id: z.string().max(64) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 const base = { tags: ["workers"], security: SESSION_SECURITY };
 
 const create = createRoute({
@@ -22,10 +20,10 @@ const create = createRoute({
   method: "post",
   path: "/v1/workers",
   summary: "Create a worker: cloud (provisions after the 202) or local (on your machine, 201)",
-  request: { body: body(CreateWorkerBodySchema) },
+  request: { body: jsonBody(CreateWorkerBodySchema) },
   responses: {
-    202: json(CreatedWorkerSchema, "Cloud worker accepted; poll it, or `instance.url + /health`. Tokens are shown only now."),
-    201: json(CreatedWorkerSchema, "Local worker created. Tokens are shown only now."),
+    202: jsonResponse(CreatedWorkerSchema, "Cloud worker accepted; poll it, or `instance.url + /health`. Tokens are shown only now."),
+    201: jsonResponse(CreatedWorkerSchema, "Local worker created. Tokens are shown only now."),
     ...errorResponses(400, 401, 403, 503),
     402: { description: "Payment required: `polar.checkoutUrl` is where to subscribe" },
   },
@@ -36,7 +34,7 @@ const list = createRoute({
   path: "/v1/workers",
   summary: "The organization's workers (your personal one by default), each with its latest instance",
   request: { query: ListWorkersQuerySchema.extend({ orgId: z.string().max(128).optional() }) },
-  responses: { 200: json(z.object({ workers: z.array(WorkerViewSchema) }), "Workers"), ...errorResponses(400, 401, 403) },
+  responses: { 200: jsonResponse(z.object({ workers: z.array(WorkerViewSchema) }), "Workers"), ...errorResponses(400, 401, 403) },
 });
 const get = createRoute({
   ...base,
@@ -44,15 +42,15 @@ const get = createRoute({
   path: "/v1/workers/{id}",
   summary: "A worker and its instance",
   request: { params: Params },
-  responses: { 200: json(WorkerViewSchema, "The worker"), ...errorResponses(401, 404) },
+  responses: { 200: jsonResponse(WorkerViewSchema, "The worker"), ...errorResponses(401, 404) },
 });
 const rename = createRoute({
   ...base,
   method: "patch",
   path: "/v1/workers/{id}",
   summary: "Rename a worker (its creator only)",
-  request: { params: Params, body: body(RenameWorkerBodySchema) },
-  responses: { 200: json(WorkerViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404) },
+  request: { params: Params, body: jsonBody(RenameWorkerBodySchema) },
+  responses: { 200: jsonResponse(WorkerViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404) },
 });
 const remove = createRoute({
   ...base,
@@ -68,7 +66,7 @@ const rotate = createRoute({
   path: "/v1/workers/{id}/tokens",
   summary: "Rotate the worker's tokens (its creator only); the new ones are shown once",
   request: { params: Params },
-  responses: { 200: json(z.object({ tokens: WorkerTokensSchema }), "New tokens"), ...errorResponses(401, 403, 404) },
+  responses: { 200: jsonResponse(z.object({ tokens: WorkerTokensSchema }), "New tokens"), ...errorResponses(401, 403, 404) },
 });
 
 export function workerRoutes(workers: Workers) {

@@ -28,3 +28,13 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 422 |
 
 /** OpenAPI security for routes that take the session cookie or a bearer token. */
 export const SESSION_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { cookie: [] }];
+
+/** An OpenAPI JSON response entry. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** An OpenAPI JSON request body entry. */
+export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
+  return { required, content: { "application/json": { schema } } };
+}
