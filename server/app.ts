@@ -179,7 +179,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     );
 
     // In the background: the server answers while interrupted work resumes.
-    void resumeProvisioning(organizations, rivet.client, logger, stoppedSandboxes, workers);
+    resumeProvisioning(organizations, rivet.client, logger, stoppedSandboxes, workers).catch((err) =>
+      logger.error({ err }, "resuming interrupted work failed"),
+    );
 
     let closing: Promise<void> | undefined;
     return {

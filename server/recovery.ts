@@ -33,7 +33,13 @@ export async function resumeProvisioning(
       logger.warn({ err, sandboxId: s.sandboxId }, "could not mark a sandbox stopped");
     }
   }
-  const orgIds = await orgs.allOrgIds();
+  let orgIds: string[];
+  try {
+    orgIds = await orgs.allOrgIds();
+  } catch (err) {
+    logger.error({ err }, "could not list organizations to resume");
+    return;
+  }
   for (const orgId of orgIds) {
     try {
       const result = await client.organization.get(keys.organization(orgId), { params: internalParams() }).resumeTasks();
