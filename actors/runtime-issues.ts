@@ -33,13 +33,38 @@ export function toRuntimeIssue(source: IssueSource, event: WorkflowErrorEvent): 
  * so reporting can't fail the workflow it reports on.
  */
 export async function reportRuntimeIssue(client: Client<Registry>, source: IssueSource, event: WorkflowErrorEvent): Promise<void> {
-  const report = toRuntimeIssue(source, event);
-  if (!source.orgId) return;
+  await deliver(client, source.orgId, toRuntimeIssue(source, event));
+}
+
+async function deliver(client: Client<Registry>, orgId: string | null, report: RuntimeIssueReport): Promise<void> {
+  if (!orgId) return;
   try {
-    await client.organization.get(keys.organization(source.orgId), { params: internalParams() }).recordRuntimeIssue(report);
+    await client.organization.get(keys.organization(orgId), { params: internalParams() }).recordRuntimeIssue(report);
   } catch (err) {
     actorLog().error({ err, report }, "could not record a runtime issue");
   }
+}
+
+/**
+ * For failures a workflow handles itself (a worker marked failed), which never reach `onError`:
+ * the organization still hears of them.
+ */
+export async function reportHandledFailure(
+  client: Client<Registry>,
+  source: IssueSource,
+  failure: { workflow: string; step: string; message: string },
+): Promise<void> {
+  await deliver(client, source.orgId, {
+    actorType: source.actorType,
+    actorId: source.actorId,
+    scope: source.scope,
+    occurredAt: new Date().toISOString(),
+    workflow: failure.workflow,
+    step: failure.step,
+    attempt: null,
+    willRetry: false,
+    message: failure.message,
+  });
 }
 
 /** Tells the organization that an actor succeeded, which resolves its open issues. */

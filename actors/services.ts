@@ -1,6 +1,8 @@
 import { pino, type Logger } from "pino";
 import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
 import type { WorkerView } from "../shared/schemas/worker.js";
+import type { DaytonaProviderConfig } from "./sandbox/daytona.js";
+import type { RenderProviderConfig } from "./sandbox/render.js";
 
 /** What an actor may learn about a session token: who it belongs to, or nothing. */
 export interface VerifiedSession {
@@ -39,6 +41,12 @@ export interface ActorServices {
   publicUrl: string;
   /** The provider new tasks' sandboxes use. */
   defaultSandboxProvider: string;
+  /** Where new cloud workers run: `local`, `daytona` or `render` (PROVISIONER_MODE). */
+  workerProvisioner: string;
+  /** Present when Daytona is configured (DAYTONA_API_KEY). Holds a secret. */
+  daytona: DaytonaProviderConfig | undefined;
+  /** Present when Render is configured (RENDER_API_KEY…). Holds a secret. */
+  render: RenderProviderConfig | undefined;
   /** Whether repos may point at local paths and file:// URLs (development; off in production). */
   allowLocalRemotes: boolean;
   logger: Logger;

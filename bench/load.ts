@@ -1,6 +1,7 @@
 /**
- * Load generator, run as a child process by bench/run.ts so that autocannon and the server
- * under test do not share one event loop (on a 2-core machine each gets a core).
+ * Load generator, run as a child process by `runLoad` in bench/support.ts (for bench/run.ts and
+ * bench/workers.ts) so that autocannon and the server under test do not share one event loop (on
+ * a 2-core machine each gets a core).
  *
  * Usage: node --import tsx bench/load.ts '<LoadSpec as JSON>'
  * Prints one line of JSON (LoadResult) on stdout.

@@ -8,10 +8,8 @@
  * Environment knobs (defaults in brackets): BENCH_CONNECTIONS [10], BENCH_DURATION [10] s,
  * BENCH_WARMUP [2] s, BENCH_CALLS [2000], BENCH_CALL_WARMUP [200], BENCH_PART_CALLS [300].
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
-import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { createClient } from "rivetkit/client";
@@ -20,10 +18,7 @@ import { internalParams } from "../actors/auth.js";
 import { keys, personalOrgId } from "../actors/keys.js";
 import type { Registry } from "../actors/registry.js";
 import type { Kiln } from "../server/app.js";
-import type { LoadResult, LoadSpec } from "./load.js";
-import { bearerBaselineApp, envInt, listen, machineDescription, makeLog, ms, runBench, signUp, startBenchKiln, table, timeCalls, type Cleanups, type Stats } from "./support.js";
-
-const ROOT = resolve(import.meta.dirname, "..");
+import { bearerBaselineApp, envInt, listen, loadTable, machineDescription, makeLog, ms, partsTable, runBench, runLoad, signUp, startBenchKiln, table, timeCalls, type Cleanups, type LoadKnobs, type Part, type ServedLoad, type Stats } from "./support.js";
 
 const CONNECTIONS = envInt("BENCH_CONNECTIONS", 10);
 const DURATION_S = envInt("BENCH_DURATION", 10);
@@ -31,6 +26,7 @@ const WARMUP_S = envInt("BENCH_WARMUP", 2);
 const CALLS = envInt("BENCH_CALLS", 2000);
 const CALL_WARMUP = envInt("BENCH_CALL_WARMUP", 200);
 const PART_CALLS = envInt("BENCH_PART_CALLS", 300);
+const LOAD: LoadKnobs = { connections: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S };
 
 const cleanups: Cleanups = [];
 const log = makeLog("bench");
@@ -40,11 +36,6 @@ const log = makeLog("bench");
 
 /** Actor calls: BENCH_CALL_WARMUP unmeasured, then BENCH_CALLS timed one after another. */
 const timeActorCalls = (fn: () => Promise<unknown>): Promise<Stats> => timeCalls(fn, CALLS, CALL_WARMUP);
-
-/** autocannon's histogram keeps whole milliseconds (values are truncated). */
-function wholeMs(v: number): string {
-  return v < 1 ? "< 1 ms" : `${Math.floor(v)} ms`;
-}
 
 /** Counts the HTTP requests RivetKit's remote client makes (it uses the global fetch). */
 const fetchCounter = (() => {
@@ -124,49 +115,13 @@ async function wsEcho(): Promise<{ url: string; close(): Promise<void> }> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Load generation (autocannon in a child process)
-
-/**
- * Runs autocannon against `url` and reports, beside its figures, how busy this process (the one
- * serving `url`) was meanwhile: 100% means one core, the most one event loop can use.
- */
-async function runLoad(url: string, headers: Record<string, string>): Promise<LoadResult & { serverCpuPct: number }> {
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const result = await spawnLoad(url, headers);
-  const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
-  const cpu = process.cpuUsage(cpu0);
-  return { ...result, serverCpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };
-}
-
-function spawnLoad(url: string, headers: Record<string, string>): Promise<LoadResult> {
-  const spec: LoadSpec = { url, headers, connections: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S };
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/load.ts"), JSON.stringify(spec)], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.once("error", rej);
-    child.once("exit", (code) => {
-      if (code !== 0) return rej(new Error(`load generator exited ${String(code)}: ${err}`));
-      try {
-        res(JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult);
-      } catch (e) {
-        rej(new Error(`load generator printed no result: ${out}\n${err}`, { cause: e }));
-      }
-    });
-  });
-}
+// GET /v1/me under load, and its parts
 
 interface HttpRow {
   label: string;
-  result: LoadResult & { serverCpuPct: number };
+  result: ServedLoad;
   /** Sequential, in-process timings of the parts of one `/v1/me` request. */
-  parts: { label: string; stats: Stats }[];
+  parts: Part[];
 }
 
 /** Where one `/v1/me` goes, one call at a time and without a socket. */
@@ -194,7 +149,7 @@ async function benchMe(bk: BenchKiln, label: string): Promise<{ row: HttpRow; bo
   if (probe.status !== 200) throw new Error(`GET /v1/me answered ${probe.status}: ${await probe.text()}`);
   const body: unknown = await probe.json();
   log(`GET /v1/me on Kiln (${label}): ${WARMUP_S}s warm-up + ${DURATION_S}s at ${CONNECTIONS} connections`);
-  const result = await runLoad(`${bk.kiln.url}/v1/me`, headers);
+  const result = await runLoad(`${bk.kiln.url}/v1/me`, headers, LOAD);
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`Kiln ${label}: ${result.non2xx} non-2xx responses and ${result.errors} errors during the run`);
   }
@@ -222,7 +177,7 @@ async function main(): Promise<void> {
   const kilnBytes = JSON.stringify(me.body).length;
   const baselineBytes = (await baselineProbe.text()).length;
   log(`GET /v1/me on bare Hono baseline: ${WARMUP_S}s warm-up + ${DURATION_S}s`);
-  const baseResult = await runLoad(`${baseline.url}/v1/me`, { authorization: `Bearer ${me.token}` });
+  const baseResult = await runLoad(`${baseline.url}/v1/me`, { authorization: `Bearer ${me.token}` }, LOAD);
   if (baseResult.non2xx > 0 || baseResult.errors > 0) throw new Error("baseline answered non-2xx or errored");
   httpRows.push({ label: "Baseline: bare Hono on @hono/node-server", result: baseResult, parts: [] });
 
@@ -306,22 +261,7 @@ async function main(): Promise<void> {
   out.push(`Machine: ${machine}`);
   out.push(`Run: ${new Date().toISOString()}, total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   out.push(`## 1. GET /v1/me with a Bearer token (autocannon, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up)\n`);
-  out.push(
-    table(
-      ["Target", "req/s", "p50", "p99", "mean", "max", "requests", "server CPU", "autocannon CPU"],
-      httpRows.map(({ label, result: r }) => [
-        label,
-        r.requestsPerSec.toFixed(0),
-        wholeMs(r.latencyP50Ms),
-        wholeMs(r.latencyP99Ms),
-        ms(r.latencyMeanMs),
-        wholeMs(r.latencyMaxMs),
-        String(r.requestsTotal),
-        `${r.serverCpuPct.toFixed(0)}%`,
-        `${r.loadCpuPct.toFixed(0)}%`,
-      ]),
-    ),
-  );
+  out.push(loadTable(httpRows));
   const ratio = baseResult.requestsPerSec / me.row.result.requestsPerSec;
   out.push(`\nResponse body: Kiln ${kilnBytes} bytes, baseline ${baselineBytes} bytes. Baseline serves ${ratio.toFixed(1)}× the requests/s of Kiln on PGlite.`);
   out.push(`autocannon keeps latency in whole milliseconds (truncated), so "< 1 ms" means under one millisecond.`);
@@ -329,12 +269,7 @@ async function main(): Promise<void> {
     `CPU columns: CPU time per wall second over warm-up and run (100% = one core). "server" is the bench process, which serves Kiln and the baseline in turn; autocannon runs in a child process.\n`,
   );
   out.push(`### Where one /v1/me goes (${PART_CALLS} sequential in-process calls each, no concurrency)\n`);
-  out.push(
-    table(
-      ["Part", "p50", "p99", "mean"],
-      httpRows.flatMap(({ label, parts }) => parts.map((p) => [`${label}: ${p.label}`, ms(p.stats.p50Ms), ms(p.stats.p99Ms), ms(p.stats.meanMs)])),
-    ),
-  );
+  out.push(partsTable(httpRows.flatMap(({ label, parts }) => parts.map((p) => ({ label: `${label}: ${p.label}`, stats: p.stats })))));
   out.push("");
   out.push(`## 2. OrganizationActor \`summary\` call (${CALLS} sequential calls after ${CALL_WARMUP} warm-up)\n`);
   out.push(

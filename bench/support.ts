@@ -1,18 +1,23 @@
 /**
- * What the benchmark scripts share: knobs, timing and statistics, report formatting, an
- * in-process Kiln, a signed-up user, a bare Hono baseline, and the run-then-clean-up wrapper.
+ * What the benchmark scripts share: knobs, timing and statistics, report formatting, load
+ * generation (autocannon in a child process), an in-process Kiln, a signed-up user, a bare Hono
+ * baseline, and the run-then-clean-up wrapper.
  * This module only defines; each bench script runs on import.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { cpus, freemem, platform, release, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
 import { startKiln, type Kiln } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
 import { createLogger } from "../shared/logger.js";
+import type { LoadResult, LoadSpec } from "./load.js";
+
+const ROOT = resolve(import.meta.dirname, "..");
 
 /** Steps run in reverse order when a bench ends, whether it succeeded or failed. */
 export type Cleanups = (() => Promise<void> | void)[];
@@ -38,10 +43,13 @@ export interface Stats {
   n: number;
   meanMs: number;
   p50Ms: number;
+  /** For a few dozen samples, where p99 is already the max. */
+  p95Ms: number;
   p99Ms: number;
   maxMs: number;
 }
 
+/** Nearest-rank percentiles, mean and max of `samples` (milliseconds); NaN where there are none. */
 export function stats(samples: number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
@@ -49,6 +57,7 @@ export function stats(samples: number[]): Stats {
     n: s.length,
     meanMs: s.reduce((a, b) => a + b, 0) / s.length,
     p50Ms: at(0.5),
+    p95Ms: at(0.95),
     p99Ms: at(0.99),
     maxMs: s[s.length - 1] ?? Number.NaN,
   };
@@ -80,6 +89,11 @@ export function ms(v: number): string {
   return `${v.toFixed(1)} ms`;
 }
 
+/** autocannon's histogram keeps whole milliseconds (values are truncated). */
+export function wholeMs(v: number): string {
+  return v < 1 ? "< 1 ms" : `${Math.floor(v)} ms`;
+}
+
 /** Markdown table; the first and any `textCols` columns are left-aligned, the rest right-aligned. */
 export function table(header: string[], rows: string[][], textCols: number[] = []): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
@@ -87,10 +101,84 @@ export function table(header: string[], rows: string[][], textCols: number[] = [
   return [line(header), line(align), ...rows.map(line)].join("\n");
 }
 
+/** One part of a request, timed sequentially in process (`timeCalls`). */
+export interface Part {
+  label: string;
+  stats: Stats;
+}
+
+/** The "where one request goes" table: p50, p99 and mean of each part. */
+export function partsTable(parts: Part[]): string {
+  return table(["Part", "p50", "p99", "mean"], parts.map((p) => [p.label, ms(p.stats.p50Ms), ms(p.stats.p99Ms), ms(p.stats.meanMs)]));
+}
+
 /** CPUs, memory, OS and Node version, for the report's "Machine:" line. */
 export function machineDescription(): string {
   const cpuList = cpus();
   return `${cpuList.length} × ${cpuList[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), ${platform()} ${release()}, Node ${process.version}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation (autocannon in a child process, ./load.ts)
+
+/** A bench's load knobs: everything of a LoadSpec but the target. */
+export type LoadKnobs = Omit<LoadSpec, "url" | "headers">;
+
+/** autocannon's figures, plus how busy the process serving the url was meanwhile. */
+export type ServedLoad = LoadResult & { serverCpuPct: number };
+
+/**
+ * Runs autocannon against `url` and reports, beside its figures, how busy this process (the one
+ * serving `url`) was meanwhile: 100% means one core, the most one event loop can use.
+ */
+export async function runLoad(url: string, headers: Record<string, string>, knobs: LoadKnobs): Promise<ServedLoad> {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const result = await spawnLoad({ url, headers, ...knobs });
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
+  return { ...result, serverCpuPct: ((cpu.user + cpu.system) / wallUs) * 100 };
+}
+
+/** A child process, so that autocannon and the server under test do not share one event loop. */
+function spawnLoad(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/load.ts"), JSON.stringify(spec)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.once("error", rej);
+    child.once("exit", (code) => {
+      if (code !== 0) return rej(new Error(`load generator exited ${String(code)}: ${err}`));
+      try {
+        res(JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult);
+      } catch (e) {
+        rej(new Error(`load generator printed no result: ${out}\n${err}`, { cause: e }));
+      }
+    });
+  });
+}
+
+/** The load table, one row a target; autocannon's latencies are whole milliseconds (`wholeMs`). */
+export function loadTable(rows: { label: string; result: ServedLoad }[]): string {
+  return table(
+    ["Target", "req/s", "p50", "p99", "mean", "max", "requests", "server CPU", "autocannon CPU"],
+    rows.map(({ label, result: r }) => [
+      label,
+      r.requestsPerSec.toFixed(0),
+      wholeMs(r.latencyP50Ms),
+      wholeMs(r.latencyP99Ms),
+      ms(r.latencyMeanMs),
+      wholeMs(r.latencyMaxMs),
+      String(r.requestsTotal),
+      `${r.serverCpuPct.toFixed(0)}%`,
+      `${r.loadCpuPct.toFixed(0)}%`,
+    ]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import { authRoutes } from "./routes/auth.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
 import { meRoutes } from "./routes/me.js";
+import { orgRoutes } from "./routes/orgs.js";
 import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -103,7 +104,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const workers = new Workers(db.db, organizations, () => {
       if (!client) throw new Error("actors are not started yet");
       return client;
-    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined);
+    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined, config.workerProvisioner);
     const services: ActorServices = {
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
@@ -116,6 +117,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
+      workerProvisioner: config.workerProvisioner,
+      daytona: config.daytona,
+      render: config.render,
       publicUrl: baseURL,
       agentEnv: config.agentEnv,
       allowLocalRemotes: config.allowLocalRemotes,
@@ -149,8 +153,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", workerHealthRoutes(workers));
     app.use("/v1/*", requireSession(auth));
     app.route("/", meRoutes(organizations));
+    app.use("/v1/orgs/:orgId", requireOrgMember(organizations));
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
     const kilnClient = () => rivet.client;
+    app.route("/", orgRoutes(kilnClient));
     app.route("/", repoRoutes(kilnClient));
     app.route("/", taskRoutes(kilnClient));
     app.route("/", sessionRoutes(kilnClient));

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { z } from "zod";
+import type { DaytonaProviderConfig } from "../actors/sandbox/daytona.js";
+import type { RenderProviderConfig } from "../actors/sandbox/render.js";
 import type { PolarGateConfig } from "./paywall.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -24,6 +26,18 @@ const url = (protocols: string[], what: string) =>
         return false;
       }
     }, `must be a ${what} URL (${protocols.map((p) => `${p}//`).join(" or ")}...)`);
+
+/** A blank value (`DAYTONA_CPU=` in .env) means unset, not zero. */
+const blankIsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema);
+
+const positiveInt = (what: string) =>
+  blankIsUnset(
+    z.coerce
+      .number({ error: `must be ${what}` })
+      .int(`must be ${what}`)
+      .positive(`must be ${what}`)
+      .optional(),
+  );
 
 const FieldsSchema = z
   .object({
@@ -59,7 +73,25 @@ const FieldsSchema = z
     POLAR_SUCCESS_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     POLAR_RETURN_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     POLAR_SERVER_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
-    KILN_SANDBOX_PROVIDER: z.enum(["local", "local-git"], { error: "must be local or local-git" }).default("local"),
+    KILN_SANDBOX_PROVIDER: z.enum(["local", "local-git", "daytona"], { error: "must be local, local-git or daytona" }).default("local"),
+    PROVISIONER_MODE: z.enum(["local", "daytona", "render"], { error: "must be local, daytona or render" }).default("local"),
+    DAYTONA_API_KEY: optionalString,
+    DAYTONA_API_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
+    DAYTONA_TARGET: optionalString,
+    DAYTONA_SNAPSHOT: optionalString,
+    DAYTONA_CPU: positiveInt("a whole number of CPUs"),
+    DAYTONA_MEMORY: positiveInt("a whole number of GiB"),
+    DAYTONA_DISK: positiveInt("a whole number of GiB"),
+    DAYTONA_AUTO_STOP_MINUTES: blankIsUnset(z.coerce.number({ error: "must be a number of minutes" }).int("must be a whole number of minutes").min(0, "must be 0 or more").optional()),
+    DAYTONA_WORKDIR: optionalString.pipe(z.string().startsWith("/", "must be an absolute path").optional()),
+    DAYTONA_AGENT_PORT: blankIsUnset(z.coerce.number({ error: "must be a port number" }).int("must be a port number").min(1, "must be a port number").max(65535, "must be a port number").optional()),
+    RENDER_API_KEY: optionalString,
+    RENDER_API_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
+    RENDER_OWNER_ID: optionalString,
+    RENDER_WORKER_IMAGE: optionalString,
+    RENDER_WORKER_PLAN: optionalString,
+    RENDER_WORKER_REGION: optionalString,
+    RENDER_WORKER_HEALTH_PATH: optionalString.pipe(z.string().startsWith("/", "must start with /").optional()),
     KILN_ALLOW_LOCAL_REMOTES: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
     RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     RIVET_TOKEN: optionalString,
@@ -84,6 +116,16 @@ function crossFieldProblems(env: Record<string, string | undefined>): { name: st
     for (const name of ["POLAR_ACCESS_TOKEN", "POLAR_PRODUCT_ID", "POLAR_BENEFIT_ID", "POLAR_SUCCESS_URL", "POLAR_RETURN_URL"]) {
       if (!set(name)) problems.push({ name, message: "is required when POLAR_FEATURE_GATE_ENABLED=true" });
     }
+  }
+  const mode = (env.PROVISIONER_MODE ?? "").trim() || "local";
+  if (mode === "daytona" && !set("DAYTONA_API_KEY")) problems.push({ name: "DAYTONA_API_KEY", message: "is required when PROVISIONER_MODE=daytona" });
+  if (mode === "render") {
+    for (const name of ["RENDER_API_KEY", "RENDER_OWNER_ID", "RENDER_WORKER_IMAGE"]) {
+      if (!set(name)) problems.push({ name, message: "is required when PROVISIONER_MODE=render" });
+    }
+  }
+  if ((env.KILN_SANDBOX_PROVIDER ?? "").trim() === "daytona" && !set("DAYTONA_API_KEY")) {
+    problems.push({ name: "DAYTONA_API_KEY", message: "is required when KILN_SANDBOX_PROVIDER=daytona" });
   }
   for (const provider of ["GITHUB", "GOOGLE"] as const) {
     const id = `${provider}_CLIENT_ID`;
@@ -125,8 +167,14 @@ export interface KilnConfig {
   agentEnv: Record<string, string>;
   /** The Polar paywall on cloud workers; undefined when the gate is off (Polar is then never called). */
   polarGate: PolarGateConfig | undefined;
-  /** `local` runs a real sandbox-agent per sandbox; `local-git` is the in-process stand-in. */
+  /** `local` runs a real sandbox-agent per sandbox; `local-git` is the in-process stand-in; `daytona` needs DAYTONA_API_KEY. */
   sandboxProvider: Env["KILN_SANDBOX_PROVIDER"];
+  /** Where new cloud workers run (PROVISIONER_MODE). */
+  workerProvisioner: Env["PROVISIONER_MODE"];
+  /** Set when DAYTONA_API_KEY is: task sandboxes and workers may then use Daytona. */
+  daytona: DaytonaProviderConfig | undefined;
+  /** Set when Render's variables are: workers may then use Render. */
+  render: RenderProviderConfig | undefined;
 }
 
 /** One line per problem, each naming its variable. */
@@ -156,7 +204,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (!parsed.success || problems.length > 0) {
     throw new ConfigError(
       problems.map(({ name, message }) => {
-        const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL/.test(name) ? ` (got "${env[name]}")` : "";
+        const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL|API_KEY/.test(name) ? ` (got "${env[name]}")` : "";
         return `${name}: ${message}${received}`;
       }),
     );
@@ -176,6 +224,35 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
     sandboxProvider: e.KILN_SANDBOX_PROVIDER,
+    workerProvisioner: e.PROVISIONER_MODE,
+    daytona: e.DAYTONA_API_KEY
+      ? {
+          apiKey: e.DAYTONA_API_KEY,
+          apiUrl: e.DAYTONA_API_URL,
+          target: e.DAYTONA_TARGET,
+          snapshot: e.DAYTONA_SNAPSHOT,
+          resources: {
+            ...(e.DAYTONA_CPU ? { cpu: e.DAYTONA_CPU } : {}),
+            ...(e.DAYTONA_MEMORY ? { memory: e.DAYTONA_MEMORY } : {}),
+            ...(e.DAYTONA_DISK ? { disk: e.DAYTONA_DISK } : {}),
+          },
+          workdir: e.DAYTONA_WORKDIR ?? "/home/daytona/kiln",
+          agentPort: e.DAYTONA_AGENT_PORT ?? 3000,
+          autoStopMinutes: e.DAYTONA_AUTO_STOP_MINUTES ?? 0,
+        }
+      : undefined,
+    render:
+      e.RENDER_API_KEY && e.RENDER_OWNER_ID && e.RENDER_WORKER_IMAGE
+        ? {
+            apiKey: e.RENDER_API_KEY,
+            apiUrl: (e.RENDER_API_URL ?? "https://api.render.com/v1").replace(/\/+$/, ""),
+            ownerId: e.RENDER_OWNER_ID,
+            image: e.RENDER_WORKER_IMAGE,
+            plan: e.RENDER_WORKER_PLAN ?? "starter",
+            region: e.RENDER_WORKER_REGION ?? "oregon",
+            healthPath: e.RENDER_WORKER_HEALTH_PATH ?? "/v1/health",
+          }
+        : undefined,
     polarGate:
       e.POLAR_FEATURE_GATE_ENABLED === "true" && e.POLAR_ACCESS_TOKEN && e.POLAR_PRODUCT_ID && e.POLAR_BENEFIT_ID && e.POLAR_SUCCESS_URL && e.POLAR_RETURN_URL
         ? {

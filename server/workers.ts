@@ -2,16 +2,19 @@ import { randomBytes } from "node:crypto";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
 import { keys, personalOrgId } from "../actors/keys.js";
-import { newWorkerTokens } from "../actors/worker/state.js";
+import { newWorkerTokens, withCurrentUrl } from "../actors/worker/state.js";
 import { ForbiddenError, KilnError } from "../shared/errors.js";
 import type { CreateWorkerBody, CreatedWorker, WorkerTokens, WorkerView } from "../shared/schemas/worker.js";
 import type { AppDb } from "./db/index.js";
-import { workerIndex } from "./db/schema.js";
+import { orgMembership, workerIndex } from "./db/schema.js";
 import type { Organizations } from "./organizations.js";
 import type { Paywall } from "./paywall.js";
 import type { KilnClient } from "./rivet.js";
 
 const WORKER_ID = /^w_[A-Za-z0-9]{16}$/;
+
+/** How soon a client should first poll a new cloud worker: about how long each provisioner takes. */
+const POLL_AFTER_MS: Record<string, number> = { local: 250, daytona: 2_000, render: 10_000 };
 
 function notFound(): KilnError {
   return new KilnError("worker_not_found", "No such worker.");
@@ -27,6 +30,8 @@ export class Workers {
     private readonly orgs: Organizations,
     private readonly client: () => KilnClient,
     private readonly paywall: Paywall | undefined,
+    /** Where new cloud workers run (PROVISIONER_MODE). */
+    private readonly provisioner: string,
   ) {}
 
   async create(user: { id: string; email: string }, body: CreateWorkerBody): Promise<CreatedWorker> {
@@ -51,13 +56,14 @@ export class Workers {
         workspacePath: body.workspacePath ?? null,
         createdBy: userId,
         tokenHashes: hashes,
+        provider: body.destination === "cloud" ? this.provisioner : "user-machine",
       },
     });
     const view = await handle.start();
     return {
       ...view,
       tokens,
-      launch: body.destination === "cloud" ? { mode: "async", pollAfterMs: 1000 } : { mode: "instant" },
+      launch: body.destination === "cloud" ? { mode: "async", pollAfterMs: POLL_AFTER_MS[this.provisioner] ?? 1_000 } : { mode: "instant" },
     };
   }
 
@@ -77,19 +83,27 @@ export class Workers {
     const org = orgId ?? personalOrgId(userId);
     if (!(await this.orgs.isMember(org, userId))) throw new ForbiddenError("You are not a member of this organization.");
     const rows = await this.db.select().from(workerIndex).where(eq(workerIndex.orgId, org)).orderBy(desc(workerIndex.createdAt)).limit(limit);
-    return rows.map((r) => r.view);
+    return rows.map((r) => withCurrentUrl(r.view));
   }
 
   /** The worker's row, if it exists and the caller belongs to its org; otherwise worker_not_found. */
   private async locate(userId: string, workerId: string): Promise<{ orgId: string; createdBy: string; view: WorkerView }> {
     if (!WORKER_ID.test(workerId)) throw notFound();
-    const row = (await this.db.select().from(workerIndex).where(eq(workerIndex.workerId, workerId)).limit(1))[0];
-    if (!row || !(await this.orgs.isMember(row.orgId, userId))) throw notFound();
+    // One query for the row and the caller's membership of its org: this is the polling path.
+    const row = (
+      await this.db
+        .select({ orgId: workerIndex.orgId, createdBy: workerIndex.createdBy, view: workerIndex.view })
+        .from(workerIndex)
+        .innerJoin(orgMembership, and(eq(orgMembership.orgId, workerIndex.orgId), eq(orgMembership.userId, userId)))
+        .where(eq(workerIndex.workerId, workerId))
+        .limit(1)
+    )[0];
+    if (!row) throw notFound();
     return row;
   }
 
   async get(userId: string, workerId: string): Promise<WorkerView> {
-    return (await this.locate(userId, workerId)).view;
+    return withCurrentUrl((await this.locate(userId, workerId)).view);
   }
 
   async rename(userId: string, workerId: string, name: string): Promise<WorkerView> {

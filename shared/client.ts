@@ -17,7 +17,8 @@ import type { ErrorBody } from "./errors.js";
 import type { Me } from "./schemas/auth.js";
 import type { OrgSummary } from "./schemas/org.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
-import type { CreateTaskBody, Repo, RuntimeIssue, TaskDetail, TaskSummary, TaskView, Workbench } from "./schemas/task.js";
+import type { WorkerView } from "./schemas/worker.js";
+import type { CreateTaskBody, Repo, RuntimeIssue, TaskDetail, TaskPage, TaskSummary, TaskView, Workbench } from "./schemas/task.js";
 
 export interface KilnClientOptions {
   /** Kiln's origin, e.g. `http://localhost:7741`. */
@@ -56,6 +57,14 @@ export interface TaskHandlers {
   onError?(error: unknown): void;
 }
 
+export interface WorkerHandlers {
+  /** The worker's new view, on every change (provisioning → healthy | failed, renames, teardown attempts). */
+  onWorker?(view: WorkerView): void;
+  /** The worker and its instance are gone. */
+  onDeleted?(): void;
+  onError?(error: unknown): void;
+}
+
 export interface SessionHandlers {
   onSession?(session: SessionSummary): void;
   /** One transcript event, as it arrives. */
@@ -81,6 +90,10 @@ export function createKilnClient(opts: KilnClientOptions) {
   }
 
   const org = (orgId: string) => `/v1/orgs/${encodeURIComponent(orgId)}`;
+  const queryString = (q: Record<string, string | number | undefined>) => {
+    const params = new URLSearchParams(Object.entries(q).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
+    return params.size ? `?${params}` : "";
+  };
 
   return {
     /** The RivetKit client, for calling actor actions directly. */
@@ -89,7 +102,9 @@ export function createKilnClient(opts: KilnClientOptions) {
     me: () => request<Me>("GET", "/v1/me"),
     listRepos: (orgId: string) => request<{ repos: Repo[] }>("GET", `${org(orgId)}/repos`).then((r) => r.repos),
     addRepo: (orgId: string, remoteUrl: string) => request<{ repo: Repo }>("POST", `${org(orgId)}/repos`, { remoteUrl }).then((r) => r.repo),
-    listTasks: (orgId: string) => request<{ tasks: TaskSummary[] }>("GET", `${org(orgId)}/tasks`).then((r) => r.tasks),
+    /** One page of tasks, newest first; pass `nextCursor` back as `cursor` for the next. */
+    listTasks: (orgId: string, query: { repoId?: string; limit?: number; cursor?: string } = {}) =>
+      request<TaskPage>("GET", `${org(orgId)}/tasks${queryString(query)}`),
     createTask: (orgId: string, body: CreateTaskBody) => request<{ task: TaskSummary }>("POST", `${org(orgId)}/tasks`, body).then((r) => r.task),
     getTask: (orgId: string, taskId: string) => request<TaskView>("GET", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}`),
     listRuntimeIssues: (orgId: string) => request<{ issues: RuntimeIssue[] }>("GET", `${org(orgId)}/runtime-issues`).then((r) => r.issues),
@@ -134,6 +149,16 @@ export function createKilnClient(opts: KilnClientOptions) {
       const conn = rivet.taskSession.get(keys.session(orgId, task.repoId, task.id, sessionId), { params }).connect();
       if (handlers.onSession) conn.on("sessionUpdated", handlers.onSession);
       if (handlers.onEvent) conn.on("sessionEvent", handlers.onEvent);
+      if (handlers.onError) conn.onError(handlers.onError);
+      return () => conn.dispose();
+    },
+
+    /** Live cloud worker, instead of polling `GET /v1/workers/:id`. Call `view()` on the worker for the current state. */
+    subscribeWorker(orgId: string, workerId: string, handlers: WorkerHandlers): Unsubscribe {
+      const conn = rivet.worker.get(keys.worker(orgId, workerId), { params }).connect();
+      if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+      const onDeleted = handlers.onDeleted;
+      if (onDeleted) conn.on("workerDeleted", () => onDeleted());
       if (handlers.onError) conn.onError(handlers.onError);
       return () => conn.dispose();
     },

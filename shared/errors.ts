@@ -5,6 +5,7 @@
 export const ERROR_STATUS = {
   invalid_request: 400,
   workspace_path_required: 400,
+  provider_not_configured: 400,
   unauthorized: 401,
   payment_required: 402,
   forbidden: 403,

@@ -36,7 +36,7 @@ describe("the typed frontend client", () => {
     try {
       await until(async () => summaries.filter((s) => s.id === task.id).at(-1)?.lifecycle.state, (s) => s === "ready");
       expect((await client.getTask(orgId, task.id)).task.lifecycle.state).toBe("ready");
-      expect((await client.listTasks(orgId)).map((t) => t.id)).toContain(task.id);
+      expect((await client.listTasks(orgId)).tasks.map((t) => t.id)).toContain(task.id);
     } finally {
       await stopTask();
       await stopOrg();

@@ -48,6 +48,28 @@ describe("configuration", () => {
     expect(loadConfig({ POLAR_ACCESS_TOKEN: "t" }).polarGate).toBeUndefined();
   });
 
+  it("requires each provisioner's variables for its PROVISIONER_MODE", () => {
+    expect(loadConfig({}).workerProvisioner).toBe("local");
+    expect(problems({ PROVISIONER_MODE: "daytona" })).toEqual(["DAYTONA_API_KEY: is required when PROVISIONER_MODE=daytona"]);
+    expect(problems({ PROVISIONER_MODE: "render", RENDER_API_KEY: "k" }).map((l) => l.split(":")[0]).sort()).toEqual(["RENDER_OWNER_ID", "RENDER_WORKER_IMAGE"]);
+    expect(problems({ PROVISIONER_MODE: "fly" })[0]).toMatch(/^PROVISIONER_MODE: must be local, daytona or render \(got "fly"\)/);
+    expect(problems({ KILN_SANDBOX_PROVIDER: "daytona" })).toEqual(["DAYTONA_API_KEY: is required when KILN_SANDBOX_PROVIDER=daytona"]);
+    expect(problems({ DAYTONA_API_KEY: "k", DAYTONA_CPU: "two", DAYTONA_AGENT_PORT: "70000", DAYTONA_WORKDIR: "kiln" }).map((l) => l.split(":")[0]).sort()).toEqual([
+      "DAYTONA_AGENT_PORT",
+      "DAYTONA_CPU",
+      "DAYTONA_WORKDIR",
+    ]);
+    const c = loadConfig({ PROVISIONER_MODE: "render", RENDER_API_KEY: "rk", RENDER_OWNER_ID: "tea-1", RENDER_WORKER_IMAGE: "img:1", DAYTONA_API_KEY: "dk", DAYTONA_CPU: "" });
+    expect(c.render).toMatchObject({ apiUrl: "https://api.render.com/v1", ownerId: "tea-1", image: "img:1", plan: "starter", region: "oregon" });
+    expect(c.daytona).toMatchObject({ apiKey: "dk", resources: {}, agentPort: 3000 });
+  });
+
+  it("never echoes a provider API key in an error", () => {
+    const lines = problems({ PROVISIONER_MODE: "render", RENDER_API_KEY: "rnd_secret_value", RENDER_API_URL: "nope" });
+    expect(lines.join("\n")).not.toContain("rnd_secret_value");
+    expect(lines.some((l) => l.startsWith("RENDER_API_URL:"))).toBe(true);
+  });
+
   it("requires a secret of 32+ characters in production", () => {
     expect(problems({ NODE_ENV: "production" })).toEqual(["BETTER_AUTH_SECRET: is required when NODE_ENV=production"]);
     expect(problems({ NODE_ENV: "production", BETTER_AUTH_SECRET: "x".repeat(31) })[0]).toMatch(/^BETTER_AUTH_SECRET: must be at least 32/);
@@ -90,6 +112,14 @@ describe("configuration", () => {
     expect(out).toMatch(/^ {2}PORT: .*"abc"/m);
     expect(out).toMatch(/^ {2}DATABASE_URL: /m);
     expect(existsSync(join(dataDir, "pglite"))).toBe(false);
+  });
+
+  it("exits non-zero at startup when the provisioner's variables are missing, naming them", async () => {
+    const kiln = await spawnKiln({ KILN_DATA_DIR: tempDataDir(), PROVISIONER_MODE: "render", RENDER_API_KEY: "rk" }, { expectReady: false });
+    expect(await kiln.exited).toBe(2);
+    expect(kiln.output()).toContain("RENDER_OWNER_ID: is required when PROVISIONER_MODE=render");
+    expect(kiln.output()).toContain("RENDER_WORKER_IMAGE: is required when PROVISIONER_MODE=render");
+    expect(kiln.output()).not.toContain("rk\"");
   });
 
   it("exits non-zero in production without a proper secret", async () => {

@@ -39,6 +39,27 @@ describe("repositories, tasks and history", () => {
 
   const sandboxDir = (taskId: string) => workingCopy(kiln.dataDir, taskId);
 
+  describe("organization settings", () => {
+    it("lets the owner pick where task sandboxes run; members cannot, and unconfigured or unknown providers are refused", async () => {
+      const org = await A.get<{ organization: { sandboxProvider: string | null } }>(`/v1/orgs/${orgId}`);
+      expect(org.status).toBe(200);
+      expect(org.body.organization.sandboxProvider).toBeNull();
+
+      const byMember = await B.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "local-git" });
+      expect(byMember.status).toBe(403);
+      const notConfigured = await A.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "daytona" });
+      expect(notConfigured).toMatchObject({ status: 400, body: { error: "provider_not_configured" } });
+      expect((await A.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "fly" })).body).toMatchObject({ error: "invalid_request" });
+      expect((await A.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "local", extra: 1 })).status).toBe(400);
+      expect((await A.get(`/v1/orgs/${orgId}`)).body).toMatchObject({ organization: { sandboxProvider: null } });
+
+      const set = await A.patch<{ organization: { sandboxProvider: string | null } }>(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "local" });
+      expect(set).toMatchObject({ status: 200, body: { organization: { sandboxProvider: "local" } } });
+      const reset = await A.patch<{ organization: { sandboxProvider: string | null } }>(`/v1/orgs/${orgId}/settings`, { sandboxProvider: null });
+      expect(reset.body.organization.sandboxProvider).toBeNull();
+    });
+  });
+
   describe("repositories", () => {
     it("adds a repo once per remote: the same remote, however spelled, gives the same repo", async () => {
       const again = await A.post<{ repo: Repo }>(`/v1/orgs/${orgId}/repos`, { remoteUrl: `file://${remote}/` });
@@ -95,6 +116,29 @@ describe("repositories, tasks and history", () => {
       await A.settled(orgId, t.id);
       const after = await B.get<{ tasks: TaskSummary[] }>(`/v1/orgs/${orgId}/tasks`);
       expect(after.body.tasks.find((x) => x.id === t.id)?.lifecycle.state).toBe("ready");
+    });
+
+    it("pages the task list newest first, without skipping or repeating a task", async () => {
+      for (let i = 0; i < 3; i++) await A.createTask(orgId, { repoId, prompt: `Paged task ${i}` });
+      type Page = { tasks: TaskSummary[]; nextCursor: string | null };
+      const all = (await A.get<Page>(`/v1/orgs/${orgId}/tasks?limit=1000`)).body;
+      expect(all.nextCursor).toBeNull();
+      expect(all.tasks.length).toBeGreaterThanOrEqual(4);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Page = (await B.get<Page>(`/v1/orgs/${orgId}/tasks?limit=2${cursor ? `&cursor=${cursor}` : ""}`)).body;
+        expect(page.tasks.length).toBeLessThanOrEqual(2);
+        seen.push(...page.tasks.map((t) => t.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(seen).toEqual(all.tasks.map((t) => t.id));
+      const createdAt = all.tasks.map((t) => t.createdAt);
+      expect(createdAt).toEqual([...createdAt].sort().reverse());
+
+      expect((await A.get(`/v1/orgs/${orgId}/tasks?cursor=not-a-cursor`)).body).toMatchObject({ error: "invalid_request" });
+      expect((await A.get(`/v1/orgs/${orgId}/tasks?limit=0`)).status).toBe(400);
+      expect((await A.get(`/v1/orgs/${orgId}/tasks?limit=1001`)).status).toBe(400);
     });
 
     it("rejects a task for an unknown repo (404) and an invalid body (400)", async () => {

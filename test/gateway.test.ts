@@ -66,7 +66,10 @@ describe("the HTTP gateway", () => {
     );
     expect(doc.components.schemas.SignUpBody?.required).toEqual(expect.arrayContaining(["email", "password", "name"]));
     expect(doc.components.schemas.Me?.properties).toHaveProperty("organizations");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/orgs/{orgId}/tasks", "/v1/orgs/{orgId}/tasks/{taskId}/branch"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/orgs/{orgId}/tasks", "/v1/orgs/{orgId}/tasks/{taskId}/branch", "/v1/orgs/{orgId}", "/v1/orgs/{orgId}/settings", "/v1/workers", "/v1/workers/{id}"]),
+    );
+    expect(doc.components.schemas.TaskPage?.properties).toHaveProperty("nextCursor");
     expect(Object.keys(doc.paths).filter((p) => p.startsWith("/api/rivet"))).toEqual([]);
   });
 

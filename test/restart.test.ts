@@ -54,7 +54,7 @@ describe("restart safety", () => {
     await until(async () => sandboxServersUnder(dataDir).length, (n) => n === 0, { timeoutMs: 10_000 });
   });
 
-  it("after kill -9 during an agent turn, the session records the interruption and takes new messages", async () => {
+  it("after kill -9 during an agent turn, the session records the interruption, takes new messages and keeps its context", async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const first = await spawnKiln({ KILN_DATA_DIR: dataDir });
@@ -66,6 +66,8 @@ describe("restart safety", () => {
     const base = `/v1/orgs/${orgId}/tasks/${task.id}/sessions`;
     const session = (await A.post<{ session: SessionSummary }>(base, { agent: "mock" })).body.session;
     await until(() => A.get<{ session: SessionSummary }>(`${base}/${session.id}`), (r) => r.body.session.status === "ready");
+    await A.post(`${base}/${session.id}/messages`, { text: "the password is tangerine" });
+    await until(() => A.get<{ session: SessionSummary }>(`${base}/${session.id}`), (r) => r.body.session.status === "ready" && r.body.session.lastStopReason === "end_turn");
     await A.post(`${base}/${session.id}/messages`, { text: "sleep 60000" });
     await until(() => A.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events`), (r) => r.body.events.some((e) => e.kind === "agent_message_chunk"));
     await first.kill("SIGKILL");
@@ -76,9 +78,19 @@ describe("restart safety", () => {
       const recovered = await until(() => B.get<{ session: SessionSummary }>(`${base}/${session.id}`), (r) => r.body.session.status === "ready", { timeoutMs: 30_000 });
       expect(recovered.body.session.lastStopReason).toBe("interrupted");
       const events = (await B.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events`)).body.events;
-      expect(events.filter((e) => e.kind === "turn_ended").map((e) => e.text)).toEqual(["interrupted"]);
-      expect((await B.post(`${base}/${session.id}/messages`, { text: "are you back?" })).status).toBe(202);
-      await until(() => B.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events`), (r) => r.body.events.filter((e) => e.kind === "turn_ended").length === 2, { timeoutMs: 20_000 });
+      expect(events.filter((e) => e.kind === "turn_ended").map((e) => e.text)).toEqual(["end_turn", "interrupted"]);
+      // The agent is a new process, but it gets the conversation back from the transcript.
+      expect((await B.post(`${base}/${session.id}/messages`, { text: "recall" })).status).toBe(202);
+      const after = await until(
+        () => B.get<{ events: SessionEvent[] }>(`${base}/${session.id}/events?limit=1000`),
+        (r) => r.body.events.filter((e) => e.kind === "turn_ended").length === 3,
+        { timeoutMs: 20_000 },
+      );
+      const lastTurn = after.body.events.slice(after.body.events.findLastIndex((e) => e.kind === "user_message"));
+      const reply = lastTurn.filter((e) => e.kind === "agent_message_chunk").map((e) => e.text ?? "").join("");
+      expect(reply).toContain("User: the password is tangerine");
+      expect(reply).toContain("Assistant: Working on: the password is tangerine");
+      expect(reply).toContain("User: sleep 60000");
     } finally {
       await second.kill();
     }
@@ -91,7 +103,10 @@ describe("restart safety", () => {
     const user = await signUp(socketTransport(first.url));
     const A = api(socketTransport(first.url), user.token);
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++) ids.push((await A.post<CreatedWorker>("/v1/workers", { name: `w${i}`, destination: "cloud" })).body.worker.id);
+    // One worker is healthy before the kill: its URL must follow Kiln to the new run's address.
+    ids.push((await A.post<CreatedWorker>("/v1/workers", { name: "w0", destination: "cloud" })).body.worker.id);
+    await until(() => A.get<WorkerView>(`/v1/workers/${ids[0]}`), (r) => r.body.worker.status === "healthy");
+    for (let i = 1; i < 4; i++) ids.push((await A.post<CreatedWorker>("/v1/workers", { name: `w${i}`, destination: "cloud" })).body.worker.id);
     await first.kill("SIGKILL");
 
     const second = await spawnKiln({ KILN_DATA_DIR: dataDir });
@@ -100,6 +115,7 @@ describe("restart safety", () => {
       for (const id of ids) {
         const done = await until(() => B.get<WorkerView>(`/v1/workers/${id}`), (r) => r.body.worker.status !== "provisioning", { timeoutMs: 30_000 });
         expect(["healthy", "failed"]).toContain(done.body.worker.status);
+        expect(done.body.instance?.url?.startsWith(`${second.url}/w/`)).toBe(true);
         if (done.body.worker.status === "healthy") expect((await fetch(`${done.body.instance?.url}/health`)).status).toBe(200);
         else expect(done.body.worker.failure?.message).toEqual(expect.any(String));
       }

@@ -4,12 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
 import { startFakePolar, type FakePolar } from "./fakes/polar.js";
 import { api } from "./support/api.js";
+import { databaseBackends } from "./support/db.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
-describe("cloud workers on the local provisioner", () => {
+const backends = await databaseBackends();
+
+describe.each(backends)("cloud workers on the local provisioner (%s)", (backend) => {
   let kiln: TestKiln;
   let ann: SignedUp;
   let ben: SignedUp;
@@ -24,6 +27,7 @@ describe("cloud workers on the local provisioner", () => {
     // Polar is configured but the gate is off: it must never be called.
     polar = await startFakePolar();
     kiln = await startTestKiln({
+      backend,
       env: { POLAR_FEATURE_GATE_ENABLED: "false", POLAR_ACCESS_TOKEN: polar.accessToken, POLAR_SERVER_URL: polar.serverURL },
     });
     const t = socketTransport(kiln.url);
@@ -44,7 +48,9 @@ describe("cloud workers on the local provisioner", () => {
     expect(res.status).toBe(202);
     const created = res.body;
     expect(created.worker).toMatchObject({ name: "builder", status: "provisioning", destination: "cloud", failure: null });
-    expect(created.launch).toEqual({ mode: "async", pollAfterMs: 1000 });
+    expect(created.launch).toEqual({ mode: "async", pollAfterMs: 250 });
+    // The instance URL is known at once: polling its /health answers 503 until the worker is up.
+    expect(created.instance?.url).toContain(`/w/personal-${ann.user.id}/${created.worker.id}`);
     expect(created.tokens.owner).toMatch(/^kiln_wo_/);
     expect(new Set(Object.values(created.tokens)).size).toBe(3);
 

@@ -2,8 +2,8 @@ import { eq } from "drizzle-orm";
 import { actor, event, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
-import { OrgProfileUpdateSchema } from "../../shared/schemas/org.js";
-import type { Repo, RuntimeIssue, RuntimeIssueReport, TaskSummary } from "../../shared/schemas/task.js";
+import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
+import type { Repo, RuntimeIssue, RuntimeIssueReport, TaskPage, TaskSummary } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, forbidden, internalParams, resolveCaller, type Caller } from "../auth.js";
 import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
@@ -31,6 +31,8 @@ export interface OrganizationState {
   createdAt: string;
   updatedAt: string;
   members: Record<string, OrgMember>;
+  /** Where new task sandboxes run; null (or absent in older state) means the Kiln's default. */
+  sandboxProvider?: string | null;
 }
 
 function initialState(input: OrganizationInput | undefined): OrganizationState {
@@ -56,6 +58,7 @@ function summarize(state: OrganizationState): OrgSummary {
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     members: Object.values(state.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)),
+    sandboxProvider: state.sandboxProvider ?? null,
   };
 }
 
@@ -107,6 +110,29 @@ export const organization = actor({
         });
       }
       c.state.name = parsed.data.name;
+      return commit(c);
+    },
+
+    /**
+     * Owners and admins choose where the org's new task sandboxes run (existing tasks keep
+     * theirs). A provider this Kiln has no configuration for is refused.
+     */
+    updateSettings: async (c, update: unknown): Promise<OrgSummary> => {
+      const userId = c.conn.state.userId;
+      const role = userId ? c.state.members[userId]?.role : undefined;
+      if (userId ? !role || !MANAGER_ROLES.includes(role) : !c.conn.state.internal) {
+        throw forbidden("Only owners and admins can change the organization's settings.");
+      }
+      const parsed = OrgSettingsUpdateSchema.safeParse(update);
+      if (!parsed.success) {
+        throw new UserError("Invalid organization settings.", { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: parsed.error.issues } });
+      }
+      const provider = parsed.data.sandboxProvider;
+      if (provider === "daytona" && !actorServices().daytona) {
+        throw new UserError("Daytona is not configured on this Kiln (DAYTONA_API_KEY is unset).", { code: "provider_not_configured" });
+      }
+      requireExists(c.state);
+      c.state.sandboxProvider = provider;
       return commit(c);
     },
 
@@ -166,7 +192,7 @@ export const organization = actor({
     createTask: async (c, body: unknown): Promise<TaskSummary> => {
       const userId = requireUser(c.conn.state);
       const orgId = requireExists(c.state);
-      const { input, summary } = await insertTask(c.db, orgId, userId, body, actorServices().defaultSandboxProvider);
+      const { input, summary } = await insertTask(c.db, orgId, userId, body, c.state.sandboxProvider ?? actorServices().defaultSandboxProvider);
       try {
         await c
           .client<Registry>()
@@ -185,7 +211,7 @@ export const organization = actor({
     },
 
     /** Task summaries from this actor's own index: never a call per task. */
-    listTasks: (c, query?: { repoId?: string; limit?: number }): Promise<TaskSummary[]> => listTaskSummaries(c.db, query ?? {}),
+    listTasks: (c, query?: { repoId?: string; limit?: number; cursor?: string }): Promise<TaskPage> => listTaskSummaries(c.db, query ?? {}),
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {

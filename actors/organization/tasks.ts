@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, like, or } from "drizzle-orm";
+import { and, desc, eq, like, lt, or } from "drizzle-orm";
 import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import { UserError } from "rivetkit";
 import { deriveTitle, sanitizeBranchName, uniqueBranchName } from "../../shared/branch.js";
@@ -8,6 +8,7 @@ import {
   type Repo,
   type TaskPhase,
   type TaskState as TaskLifecycleState,
+  type TaskPage,
   type TaskSummary,
 } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS } from "../auth.js";
@@ -40,14 +41,38 @@ export async function findRepo(db: OrgDb, repoId: string): Promise<Repo | undefi
   return (await db.select().from(repos).where(eq(repos.id, repoId)).limit(1))[0];
 }
 
-export async function listTaskSummaries(db: OrgDb, opts: { repoId?: string; limit?: number } = {}): Promise<TaskSummary[]> {
+/** Newest first, in pages: the cursor is the last row's (createdAt, id), so pages never skip or repeat a task. */
+export async function listTaskSummaries(db: OrgDb, opts: { repoId?: string; limit?: number; cursor?: string } = {}): Promise<TaskPage> {
+  const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 200), 1), 1_000);
+  const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
   const rows = await db
     .select()
     .from(tasks)
-    .where(opts.repoId ? eq(tasks.repoId, opts.repoId) : undefined)
+    .where(
+      and(
+        opts.repoId ? eq(tasks.repoId, opts.repoId) : undefined,
+        after ? or(lt(tasks.createdAt, after.createdAt), and(eq(tasks.createdAt, after.createdAt), lt(tasks.id, after.id))) : undefined,
+      ),
+    )
     .orderBy(desc(tasks.createdAt), desc(tasks.id))
-    .limit(opts.limit ?? 10_000);
-  return rows.map(rowToSummary);
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { tasks: page.map(rowToSummary), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+}
+
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
+    if (typeof createdAt === "string" && typeof id === "string") return { createdAt, id };
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new UserError("This cursor is not one Kiln gave out; start from the first page.", { code: ACTOR_ERRORS.invalidRequest });
 }
 
 export async function findTask(db: OrgDb, taskId: string): Promise<TaskRow | undefined> {

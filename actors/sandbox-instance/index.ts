@@ -56,6 +56,9 @@ export const sandboxInstance = actor({
     };
   },
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  // Cloud control planes are slow (a Daytona sandbox settles for up to 40 s in one call); providers
+  // answer `not_ready` rather than wait longer, so this bounds one call, not a whole provisioning.
+  options: { actionTimeout: 150_000 },
   actions: {
     describe: (c): SandboxSummary => ({ ...c.state, orgId: c.state.orgId ?? "" }),
 
@@ -148,15 +151,20 @@ interface RunContext {
 /** Runs one provider operation, recording its failure (with its stable code) on the sandbox. */
 async function run(c: RunContext, op: (provider: ReturnType<typeof sandboxProvider>, ref: SandboxRef) => Promise<void>): Promise<void> {
   const ref: SandboxRef = { provider: c.state.provider, sandboxId: c.state.sandboxId };
+  // Health checks call `ensure` often; an operation that changed nothing writes nothing.
+  const before = JSON.stringify({ ...c.state, updatedAt: null });
   try {
     await op(sandboxProvider(ref.provider), ref);
     c.state.lastError = null;
   } catch (err) {
     const e = err instanceof SandboxError ? err : new SandboxError("command_failed", (err as Error).message ?? String(err));
-    c.state.lastError = { code: e.code, message: e.message, at: new Date().toISOString() };
+    // "Not ready yet" is progress, not a failure.
+    if (e.code !== "not_ready") c.state.lastError = { code: e.code, message: e.message, at: new Date().toISOString() };
     throw asUserError(err);
   } finally {
-    c.state.updatedAt = new Date().toISOString();
-    await c.saveState({ immediate: true });
+    if (JSON.stringify({ ...c.state, updatedAt: null }) !== before) {
+      c.state.updatedAt = new Date().toISOString();
+      await c.saveState({ immediate: true });
+    }
   }
 }

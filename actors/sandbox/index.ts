@@ -1,24 +1,38 @@
 import { actorServices } from "../services.js";
+import { DaytonaSandboxProvider } from "./daytona.js";
 import { LocalGitProvider } from "./local-git.js";
 import { LocalSandboxAgentProvider } from "./local.js";
 import { SandboxError, type SandboxProvider } from "./provider.js";
+import { RenderSandboxProvider } from "./render.js";
 
-export const SANDBOX_PROVIDERS = ["local", "local-git"] as const;
+export const SANDBOX_PROVIDERS = ["local", "local-git", "daytona"] as const;
 export type SandboxProviderId = (typeof SANDBOX_PROVIDERS)[number];
+
+/** Where cloud workers run. */
+export const WORKER_PROVISIONERS = ["local", "daytona", "render"] as const;
+export type WorkerProvisioner = (typeof WORKER_PROVISIONERS)[number];
 
 /** One instance per provider and root in this process: providers keep per-process handles (clients, child processes). */
 const instances = new Map<string, SandboxProvider>();
 
-/** The provider for a sandbox's provider id. */
+/** The provider for a sandbox's provider id; one that is not configured on this Kiln is refused with a clear reason. */
 export function sandboxProvider(id: string): SandboxProvider {
-  const { sandboxRoot: root, agentEnv } = actorServices();
-  const key = `${id}:${root}`;
+  const services = actorServices();
+  const key = `${id}:${services.sandboxRoot}`;
   let provider = instances.get(key);
   if (!provider) {
-    if (id === "local") provider = new LocalSandboxAgentProvider(root, agentEnv);
-    else if (id === "local-git") provider = new LocalGitProvider(root);
-    else throw new SandboxError("create_failed", `Sandbox provider "${id}" is not configured on this Kiln.`);
+    provider = createProvider(id);
     instances.set(key, provider);
   }
   return provider;
+}
+
+function createProvider(id: string): SandboxProvider {
+  const { sandboxRoot, agentEnv, internalKey, daytona, render } = actorServices();
+  if (id === "local") return new LocalSandboxAgentProvider(sandboxRoot, agentEnv);
+  if (id === "local-git") return new LocalGitProvider(sandboxRoot);
+  if (id === "daytona" && daytona) return new DaytonaSandboxProvider(daytona, internalKey, agentEnv);
+  if (id === "render" && render) return new RenderSandboxProvider(render, internalKey, agentEnv);
+  const hint = id === "daytona" ? " Set DAYTONA_API_KEY." : id === "render" ? " Set RENDER_API_KEY, RENDER_OWNER_ID and RENDER_WORKER_IMAGE." : "";
+  throw new SandboxError("create_failed", `Sandbox provider "${id}" is not configured on this Kiln.${hint}`);
 }

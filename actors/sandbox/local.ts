@@ -3,20 +3,11 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, openSync, closeSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { SandboxAgent, type Session } from "sandbox-agent";
-import { createAcpFetch } from "./agent/acp-fetch.js";
+import { dirname, join } from "node:path";
+import { agentHealth, SandboxAgentClients } from "./agent-client.js";
+import { freePort, stopChild } from "./child-process.js";
 import { installMockAgent } from "./agent/install.js";
-import {
-  SandboxError,
-  type AgentSessionEvent,
-  type AgentSessions,
-  type ExecRequest,
-  type ExecResult,
-  type SandboxProvider,
-  type SandboxRef,
-} from "./provider.js";
+import { SandboxError, type AgentSessions, type ExecRequest, type ExecResult, type SandboxProvider, type SandboxRef } from "./provider.js";
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const HEALTH_TIMEOUT_MS = 20_000;
@@ -66,16 +57,6 @@ function killPid(pid: number, signal: NodeJS.Signals = "SIGTERM"): void {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === "object" ? done(addr.port) : fail(new Error("no port"))));
-    });
-  });
-}
 
 function tail(path: string, chars = 600): string {
   try {
@@ -93,9 +74,8 @@ function tail(path: string, chars = 600): string {
  */
 export class LocalSandboxAgentProvider implements SandboxProvider {
   readonly id = "local";
-  private readonly clients = new Map<string, { port: number; agent: Promise<SandboxAgent> }>();
-  /** Live agent sessions by Kiln session id. sandbox-agent keeps sessions in the client, so these are per process. */
-  private readonly liveSessions = new Map<string, { sandboxId: string; session: Session }>();
+  private readonly agents = new SandboxAgentClients((ref) => this.endpoint(ref));
+  readonly sessions: AgentSessions = this.agents.sessions;
 
   /**
    * @param agentEnv credentials for real agents. Agents inherit the server's environment, so the
@@ -189,8 +169,10 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
 
     const deadline = Date.now() + HEALTH_TIMEOUT_MS;
     let last = "no answer yet";
-    while (Date.now() < deadline) {
-      const early = await Promise.race([spawnError, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+    // The server answers ~30 ms after spawn: probe early, then back off to every 100 ms.
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      const wait = Math.min(100, 10 * 2 ** attempt);
+      const early = await Promise.race([spawnError, new Promise<null>((r) => setTimeout(() => r(null), wait))]);
       if (early) {
         const code = (early as NodeJS.ErrnoException).code === "ENOENT" ? "binary_missing" : "start_failed";
         throw new SandboxError(code, `sandbox-agent could not start: ${early.message}`);
@@ -208,111 +190,25 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     throw new SandboxError("server_unhealthy", `sandbox-agent health timed out after ${HEALTH_TIMEOUT_MS / 1000} s: ${last}`);
   }
 
-  private async health(port: number, token: string): Promise<{ ok: true } | { ok: false; error: string }> {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v1/health`, {
-        headers: { authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(2_000),
-      });
-      return res.ok ? { ok: true } : { ok: false, error: `GET /v1/health answered ${res.status}` };
-    } catch (err) {
-      return { ok: false, error: (err as Error).message };
-    }
+  private health(port: number, token: string): ReturnType<typeof agentHealth> {
+    return agentHealth(`http://127.0.0.1:${port}`, token);
   }
 
-  private async agent(ref: SandboxRef): Promise<SandboxAgent> {
+  /** The server's endpoint, starting it when this Kiln holds no live process for it. */
+  private async endpoint(ref: SandboxRef) {
     const meta = await this.meta(ref);
     const child = running.get(ref.sandboxId);
     if (!child || child.exitCode !== null || child.signalCode !== null || !meta.port) await this.ensureServer(ref);
     const fresh = await this.meta(ref);
-    const cached = this.clients.get(ref.sandboxId);
-    if (cached && cached.port === fresh.port) return cached.agent;
-    // The ACP fetch wrapper makes a prompt fail fast when the agent or the server dies mid-turn,
-    // instead of hanging and ending in an unhandled rejection (see agent/NOTES.md).
-    const agent = SandboxAgent.connect({
-      baseUrl: `http://127.0.0.1:${fresh.port}`,
-      token: fresh.token,
-      skipHealthCheck: true,
-      fetch: createAcpFetch(),
-    });
-    this.clients.set(ref.sandboxId, { port: fresh.port ?? 0, agent });
-    return agent;
+    return { baseUrl: `http://127.0.0.1:${fresh.port}`, token: fresh.token, headers: {}, workdir: this.workdir(ref) };
   }
 
-  async exec(ref: SandboxRef, req: ExecRequest): Promise<ExecResult> {
-    const work = this.workdir(ref);
-    const cwd = resolve(work, req.cwd ?? ".");
-    const rel = relative(work, cwd);
-    if (rel.startsWith("..") || isAbsolute(rel)) throw new SandboxError("command_failed", "The working directory must stay inside the sandbox.");
-    const agent = await this.agent(ref);
-    const result = await agent.runProcess({
-      command: req.command,
-      args: req.args,
-      cwd,
-      env: { GIT_TERMINAL_PROMPT: "0", ...req.env },
-      timeoutMs: req.timeoutMs ?? 60_000,
-    });
-    if (result.timedOut) throw new SandboxError("command_timeout", `${req.command} ${req.args[0] ?? ""} timed out.`);
-    return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
+  exec(ref: SandboxRef, req: ExecRequest): Promise<ExecResult> {
+    return this.agents.exec(ref, req);
   }
-
-  readonly sessions: AgentSessions = {
-    open: async (ref, opts) => {
-      const sdk = await this.agent(ref);
-      const session = await sdk.createSession({
-        agent: opts.agent,
-        cwd: resolve(this.workdir(ref), opts.cwd),
-        ...(opts.model ? { model: opts.model } : {}),
-      });
-      this.liveSessions.set(opts.sessionId, { sandboxId: ref.sandboxId, session });
-    },
-    prompt: async (_ref, sessionId, text, onEvent) => {
-      const live = this.liveSessions.get(sessionId);
-      if (!live) throw new SandboxError("sandbox_not_found", "This agent session is gone (Kiln restarted or the sandbox server was replaced). Open a new session.");
-      let lastEventAt = Date.now();
-      const off = live.session.onEvent((e) => {
-        lastEventAt = Date.now();
-        onEvent(toAgentEvent(e));
-      });
-      try {
-        const result = await live.session.prompt([{ type: "text", text }]);
-        // The prompt's response and the agent's updates travel on different channels (POST
-        // response vs event stream), so the last updates can land just after the response.
-        const deadline = Date.now() + 1_000;
-        while (Date.now() - lastEventAt < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        return { stopReason: String(result.stopReason) };
-      } finally {
-        off();
-      }
-    },
-    cancel: async (ref, sessionId) => {
-      const live = this.liveSessions.get(sessionId);
-      if (!live) return;
-      const meta = await this.meta(ref);
-      const sdk = await this.agent(ref);
-      const servers = await sdk.listAcpServers();
-      // The SDK has no cancel; a raw ACP `session/cancel` ends the turn and keeps the session.
-      for (const server of servers.servers) {
-        await fetch(`http://127.0.0.1:${meta.port}/v1/acp/${encodeURIComponent(server.serverId)}`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${meta.token}`, "content-type": "application/json", accept: "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", method: "session/cancel", params: { sessionId: live.session.agentSessionId } }),
-        });
-      }
-    },
-    isLive: (sessionId) => this.liveSessions.has(sessionId),
-    close: async (ref, sessionId) => {
-      const live = this.liveSessions.get(sessionId);
-      this.liveSessions.delete(sessionId);
-      if (!live) return;
-      const sdk = await this.agent(ref);
-      await sdk.destroySession(live.session.id).catch(() => undefined);
-    },
-  };
 
   async stop(ref: SandboxRef): Promise<void> {
-    for (const [id, live] of this.liveSessions) if (live.sandboxId === ref.sandboxId) this.liveSessions.delete(id);
-    this.clients.delete(ref.sandboxId);
+    this.agents.forget(ref.sandboxId);
     const child = running.get(ref.sandboxId);
     running.delete(ref.sandboxId);
     if (child && child.exitCode === null && child.signalCode === null) await stopChild(child);
@@ -327,34 +223,6 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
   }
 }
 
-interface RawSessionEvent {
-  sender: string;
-  createdAt: number | string;
-  payload: unknown;
-}
-
-function toAgentEvent(e: RawSessionEvent): AgentSessionEvent {
-  const payload = e.payload as { method?: string; params?: { update?: { sessionUpdate?: string; content?: { text?: string } } } };
-  const update = payload?.params?.update;
-  return {
-    sender: e.sender === "client" ? "client" : "agent",
-    kind: update?.sessionUpdate ?? payload?.method ?? "response",
-    text: update?.content?.text ?? null,
-    payload: e.payload,
-    at: new Date(typeof e.createdAt === "number" ? e.createdAt : Date.parse(e.createdAt)).toISOString(),
-  };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    const force = setTimeout(() => child.kill("SIGKILL"), 3_000);
-    child.once("exit", () => {
-      clearTimeout(force);
-      done();
-    });
-    child.kill("SIGTERM");
-  });
-}
 
 /** Stops every server this Kiln started. Called when Kiln shuts down. */
 export async function stopAllLocalSandboxServers(): Promise<void> {

@@ -1,8 +1,9 @@
 /**
- * The sandbox provider interface every provider implements: `local-git` now, the real
- * `local` sandbox-agent provider and `daytona` next. Control-plane operations are native to
- * the provider; once a sandbox exists, commands run through `exec` (sandbox-agent's process
- * API on real providers).
+ * The sandbox provider interface every provider implements: `local` (a real sandbox-agent
+ * process), `local-git` (an in-process stand-in), `daytona` and `render` (cloud workers only).
+ * Control-plane operations are native to the provider; once a sandbox exists, commands run
+ * through `exec` (sandbox-agent's process API on real providers). Operations never block for
+ * long: one still settling throws `not_ready`, and the caller's durable workflow asks again.
  */
 export interface SandboxRef {
   provider: string;
@@ -35,7 +36,13 @@ export type SandboxErrorCode =
   | "checkout_failed"
   | "command_failed"
   | "command_timeout"
-  | "sandbox_not_found";
+  | "sandbox_not_found"
+  /** The instance ended in a failed state (a sandbox in `error`, a failed deploy): retrying will not help. */
+  | "instance_failed"
+  /** Still settling (a sandbox being created, a deploy in progress): ask again later. */
+  | "not_ready"
+  /** The provider cannot do this (commands on a Render worker). */
+  | "unsupported";
 
 export class SandboxError extends Error {
   constructor(
@@ -60,7 +67,8 @@ export interface AgentSessionEvent {
 
 /** Agent sessions through the in-sandbox server's session API. */
 export interface AgentSessions {
-  open(ref: SandboxRef, opts: { sessionId: string; agent: string; model?: string; cwd: string }): Promise<void>;
+  /** `history`, when given, goes in front of the session's first prompt (see agent/history.ts). */
+  open(ref: SandboxRef, opts: { sessionId: string; agent: string; model?: string; cwd: string; history?: string | null }): Promise<void>;
   /** Runs one turn, calling `onEvent` as events stream in. Resolves with the ACP stop reason. */
   prompt(ref: SandboxRef, sessionId: string, text: string, onEvent: (e: AgentSessionEvent) => void): Promise<{ stopReason: string }>;
   cancel(ref: SandboxRef, sessionId: string): Promise<void>;

@@ -1,4 +1,4 @@
-import { asc, count, gt } from "drizzle-orm";
+import { asc, count, gt, inArray } from "drizzle-orm";
 import { actor, event, UserError, type Client } from "rivetkit";
 import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import { db } from "rivetkit/db/drizzle";
@@ -6,6 +6,7 @@ import type { SessionEvent, SessionStatus, SessionSummary } from "../../shared/s
 import { ACTOR_ERRORS, authorizeOrgChild, internalParams, type Caller } from "../auth.js";
 import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
+import { buildHistory, type HistoryTurn } from "../sandbox/agent/history.js";
 import { WORKDIR } from "../sandbox/git.js";
 import { sandboxProvider } from "../sandbox/index.js";
 import type { AgentSessionEvent, SandboxRef } from "../sandbox/provider.js";
@@ -269,7 +270,9 @@ async function openAgentSession(c: SessionContext, actorId: string): Promise<voi
     await changed(c);
     const sessions = sandboxProvider(s.sandbox.provider).sessions;
     if (!sessions) throw new Error(`Sandbox provider ${s.sandbox.provider} has no agent sessions; use the local provider.`);
-    await sessions.open(s.sandbox, { sessionId: s.sessionId, agent: s.agent, model: s.model ?? undefined, cwd: WORKDIR });
+    // A session re-opened on a fresh agent (after a restart) gets its earlier turns back.
+    const history = s.eventCount > 0 ? buildHistory(await transcriptTurns(c)) : null;
+    await sessions.open(s.sandbox, { sessionId: s.sessionId, agent: s.agent, model: s.model ?? undefined, cwd: WORKDIR, history });
     s.status = "ready";
     s.message = null;
   } catch (err) {
@@ -280,6 +283,23 @@ async function openAgentSession(c: SessionContext, actorId: string): Promise<voi
     provisioning.delete(actorId);
   }
   await changed(c);
+}
+
+/** The transcript as conversation turns: each user message, and the agent's text chunks joined per reply. */
+async function transcriptTurns(c: SessionContext): Promise<HistoryTurn[]> {
+  const rows = await c.db
+    .select({ kind: events.kind, text: events.text })
+    .from(events)
+    .where(inArray(events.kind, ["user_message", "agent_message_chunk"]))
+    .orderBy(asc(events.index));
+  const turns: HistoryTurn[] = [];
+  for (const row of rows) {
+    const role = row.kind === "user_message" ? "user" : "assistant";
+    const last = turns.at(-1);
+    if (role === "assistant" && last?.role === "assistant") last.text += row.text ?? "";
+    else turns.push({ role, text: row.text ?? "" });
+  }
+  return turns;
 }
 
 /** Background work in progress, by session actor id. */

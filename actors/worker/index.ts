@@ -1,12 +1,13 @@
-import { actor, queue, UserError } from "rivetkit";
+import { actor, event, queue, UserError } from "rivetkit";
 import { workflow } from "rivetkit/workflow";
 import type { WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
-import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, internalParams, type Caller } from "../auth.js";
-import { keys } from "../keys.js";
+import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, type Caller } from "../auth.js";
 import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
-import { initialWorkerState, newWorkerTokens, WORKER_PROVIDER, workerView, type WorkerCommand, type WorkerInput, type WorkerState } from "./state.js";
-import { publishWorker, runWorkerCommand } from "./workflow.js";
+import { initialWorkerState, newWorkerTokens, workerView, type WorkerCommand, type WorkerInput, type WorkerState } from "./state.js";
+import { publishWorker, runWorkerCommand, workerSandbox } from "./workflow.js";
+
+const HEALTH_TTL_MS = 1_000;
 
 function requireInternal(caller: Caller): void {
   if (!caller.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
@@ -20,8 +21,15 @@ function requireInternal(caller: Caller): void {
 export const worker = actor({
   createState: (_c, input: WorkerInput | undefined): WorkerState => initialWorkerState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createVars: (): { health: { startedAt: number; result: Promise<boolean> } | undefined } => ({ health: undefined }),
   queues: {
     commands: queue<WorkerCommand>({ canPublish: internalOnly }),
+  },
+  events: {
+    /** The worker's new view, on every change (members subscribe instead of polling). */
+    workerUpdated: event<WorkerView>(),
+    /** The worker is gone: its instance was deleted. */
+    workerDeleted: event<{ id: string }>(),
   },
   run: workflow(
     async (ctx) => {
@@ -81,20 +89,26 @@ export const worker = actor({
       if (c.state.status === "deleting") await c.queue.send("commands", { type: "deprovision" });
     },
 
-    /** For `instance.url + /health`: healthy and its server answers. */
+    /**
+     * For the public `instance.url + /health`: healthy and its server answers. Anyone may call
+     * that URL, so one answer serves every caller for a second (and concurrent callers share
+     * one check): a flood of health checks costs at most one real check per second.
+     */
     health: async (c): Promise<boolean> => {
       requireInternal(c.conn.state);
       if (c.state.status !== "healthy" || c.state.destination !== "cloud") return false;
-      const s = c.state;
-      try {
-        const sandbox = await c
-          .client<Registry>()
-          .sandboxInstance.get(keys.sandbox(s.orgId ?? "", WORKER_PROVIDER, s.workerId), { params: internalParams() })
-          .ensure();
-        return sandbox.status === "running";
-      } catch {
-        return false;
-      }
+      const cached = c.vars.health;
+      if (cached && Date.now() - cached.startedAt < HEALTH_TTL_MS) return cached.result;
+      const sandbox = workerSandbox(c.state, c.client<Registry>());
+      const result = (async () => {
+        try {
+          return (await sandbox.ensure()).status === "running";
+        } catch {
+          return false;
+        }
+      })();
+      c.vars.health = { startedAt: Date.now(), result };
+      return result;
     },
   },
 });

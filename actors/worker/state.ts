@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Worker, WorkerInstance, WorkerStatus, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
+import { actorServices } from "../services.js";
 
 /** Given by the gateway when it creates a worker; clients never create WorkerActors directly. */
 export interface WorkerInput {
@@ -11,6 +12,8 @@ export interface WorkerInput {
   workspacePath: string | null;
   createdBy: string;
   tokenHashes: TokenHashes;
+  /** Where a cloud worker runs (`local`, `daytona`, `render`): fixed at creation, so teardown always reaches it. */
+  provider: string;
 }
 
 export interface TokenHashes {
@@ -31,9 +34,6 @@ export interface WorkerState extends Omit<WorkerInput, "orgId"> {
 
 export type WorkerCommand = { type: "provision" } | { type: "deprovision" };
 
-/** The sandbox provider cloud workers run on today. */
-export const WORKER_PROVIDER = "local";
-
 export function initialWorkerState(input: WorkerInput | undefined): WorkerState {
   const now = new Date().toISOString();
   return {
@@ -45,21 +45,37 @@ export function initialWorkerState(input: WorkerInput | undefined): WorkerState 
     workspacePath: input?.workspacePath ?? null,
     createdBy: input?.createdBy ?? "",
     tokenHashes: input?.tokenHashes ?? { owner: "", host: "", client: "" },
+    provider: input?.provider ?? "local",
     // A local worker runs on the user's machine: nothing to provision.
     status: input?.destination === "local" ? "healthy" : "provisioning",
     failure: null,
     teardown: null,
+    // A cloud worker's URL is known from the start, so a client can poll `url + /health` right after the 202.
     instance:
       input?.destination === "local"
         ? { provider: "user-machine", url: null, status: "awaiting_connection" }
-        : { provider: WORKER_PROVIDER, url: null, status: "provisioning" },
+        : { provider: input?.provider ?? "local", url: input ? workerUrl(input.orgId, input.workerId) : null, status: "provisioning" },
     createdAt: now,
     updatedAt: now,
   };
 }
 
+/** Where a cloud worker's instance answers, through Kiln: `<public URL>/w/<orgId>/<workerId>`. */
+export function workerUrl(orgId: string, workerId: string): string {
+  return `${actorServices().publicUrl}/w/${orgId}/${workerId}`;
+}
+
+/**
+ * The instance URL is derived on every read, never trusted from storage: Kiln's public URL may
+ * differ between runs (a new port, a new domain), and a stored one would send clients to the old.
+ */
+export function withCurrentUrl(view: WorkerView): WorkerView {
+  if (!view.instance?.url || !view.worker.orgId) return view;
+  return { ...view, instance: { ...view.instance, url: workerUrl(view.worker.orgId, view.worker.id) } };
+}
+
 export function workerView(s: WorkerState): WorkerView {
-  return {
+  return withCurrentUrl({
     worker: {
       id: s.workerId,
       orgId: s.orgId ?? "",
@@ -75,7 +91,7 @@ export function workerView(s: WorkerState): WorkerView {
       updatedAt: s.updatedAt,
     },
     instance: s.instance,
-  };
+  });
 }
 
 export function hashToken(token: string): string {

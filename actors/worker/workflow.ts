@@ -1,69 +1,141 @@
 import { Loop, type WorkflowLoopContextOf } from "rivetkit/workflow";
 import { internalParams } from "../auth.js";
 import { keys } from "../keys.js";
-import { resolveRuntimeIssues } from "../runtime-issues.js";
+import { reportHandledFailure, resolveRuntimeIssues } from "../runtime-issues.js";
 import { actorServices } from "../services.js";
+import type { Client } from "rivetkit/client";
 import type { Registry } from "../registry.js";
+import type { WorkerView } from "../../shared/schemas/worker.js";
 import type { worker } from "./index.js";
-import { WORKER_PROVIDER, workerView, type WorkerCommand } from "./state.js";
+import { workerUrl, workerView, type WorkerCommand, type WorkerState } from "./state.js";
 
 type Loop = WorkflowLoopContextOf<typeof worker>;
 
 /** Pause between teardown attempts after a failure: a deletion is retried until it succeeds. */
 export const TEARDOWN_RETRY_MS = 2_000;
+/** Pause between provisioning checks while the instance settles (a Daytona sandbox starting, a Render deploy). */
+const POLL_MS = 1_000;
+/** A worker still not up after this long fails: a Render deploy takes minutes, never this long. */
+const PROVISION_DEADLINE_MS = 20 * 60_000;
+/** Failures that may pass (a network error, a slow server) are retried this many times in a row before the worker fails. */
+const MAX_TRANSIENT_FAILURES = 3;
+/** Failures that will not pass by retrying: fail the worker at once, with the provider's message. */
+const PERMANENT_CODES = new Set(["start_failed", "instance_failed", "binary_missing", "unsupported"]);
 
-function instanceSandbox(loop: Loop) {
-  const s = loop.state;
-  return loop.client<Registry>().sandboxInstance.getOrCreate(keys.sandbox(s.orgId ?? "", WORKER_PROVIDER, s.workerId), {
+type Outcome =
+  | { kind: "ready" }
+  | { kind: "cancelled" }
+  | { kind: "pending"; message: string }
+  | { kind: "failed"; phase: string; message: string; permanent: boolean };
+
+/** The worker's SandboxInstanceActor, on the provider fixed at the worker's creation. */
+export function workerSandbox(s: Pick<WorkerState, "orgId" | "provider" | "workerId">, client: Client<Registry>) {
+  return client.sandboxInstance.getOrCreate(keys.sandbox(s.orgId ?? "", s.provider, s.workerId), {
     params: internalParams(),
-    createWithInput: { orgId: s.orgId ?? "", provider: WORKER_PROVIDER, sandboxId: s.workerId },
+    createWithInput: { orgId: s.orgId ?? "", provider: s.provider, sandboxId: s.workerId },
   });
 }
 
-/** Pushes the worker's view to the gateway's index (awaited, so the index never silently lags). */
-export async function publishWorker(c: { state: Loop["state"] }): Promise<void> {
+/** What both worker actions and workflow steps can do to publish: read state and broadcast. */
+export interface WorkerPublisher {
+  state: Loop["state"];
+  broadcast(name: "workerUpdated", view: WorkerView): void;
+  broadcast(name: "workerDeleted", body: { id: string }): void;
+}
+
+/**
+ * Pushes the worker's view to the gateway's index (awaited, so the index never silently lags)
+ * and to subscribers.
+ */
+export async function publishWorker(c: WorkerPublisher): Promise<void> {
   const s = c.state;
   s.updatedAt = new Date().toISOString();
   if (!s.orgId) return;
-  await actorServices().syncWorkerIndex(s.orgId, s.workerId, s.createdBy, s.status === "deleted" ? null : workerView(s));
+  const view = s.status === "deleted" ? null : workerView(s);
+  await actorServices().syncWorkerIndex(s.orgId, s.workerId, s.createdBy, view);
+  if (view) c.broadcast("workerUpdated", view);
+  else c.broadcast("workerDeleted", { id: s.workerId });
+}
+
+/** Where the instance runs, when the provider has regions. */
+function region(provider: string): string | undefined {
+  const services = actorServices();
+  if (provider === "daytona") return services.daytona?.target;
+  if (provider === "render") return services.render?.region;
+  return undefined;
+}
+
+/**
+ * One provisioning check: create the instance (idempotent) and make sure its server answers.
+ * Never throws: a provider's answer becomes an outcome the loop acts on.
+ */
+async function advance(loop: Loop): Promise<Outcome> {
+  if (loop.state.status !== "provisioning") return { kind: "cancelled" };
+  const sandbox = workerSandbox(loop.state, loop.client<Registry>());
+  let phase = "create-instance";
+  try {
+    await sandbox.create();
+    phase = "start-server";
+    await sandbox.ensure();
+    return { kind: "ready" };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "";
+    const message = (err as Error).message ?? String(err);
+    if (code === "not_ready") return { kind: "pending", message };
+    return { kind: "failed", phase, message, permanent: PERMANENT_CODES.has(code) };
+  }
 }
 
 async function provision(loop: Loop): Promise<void> {
-  const go = await loop.step("check-provision", async () => loop.state.status === "provisioning");
-  if (!go) return;
-  const created = await loop.tryStep({
-    name: "create-instance",
-    maxRetries: 2,
-    retryBackoffBase: 1000,
-    catch: ["exhausted", "timeout", "critical"],
-    run: async () => void (await instanceSandbox(loop).create()),
-  });
-  const started = created.ok
-    ? await loop.tryStep({
-        name: "start-server",
-        maxRetries: 2,
-        retryBackoffBase: 1000,
+  const startedAt = await loop.step("check-provision", async () => (loop.state.status === "provisioning" ? Date.now() : null));
+  if (startedAt === null) return;
+  const outcome = await loop.loop<{ transientFailures: number }, Outcome>({
+    name: "await-instance",
+    state: { transientFailures: 0 },
+    run: async (it, st) => {
+      const probe = await it.tryStep<Outcome>({
+        name: "advance",
+        timeout: 160_000,
+        maxRetries: 0,
         catch: ["exhausted", "timeout", "critical"],
-        run: async () => void (await instanceSandbox(loop).ensure()),
-      })
-    : created;
-  if (!started.ok) {
-    const failure = started.failure;
+        run: () => advance(it),
+      });
+      const result: Outcome = probe.ok ? probe.value : { kind: "failed", phase: "provision", message: probe.failure.error.message, permanent: false };
+      if (result.kind === "ready" || result.kind === "cancelled") return Loop.break(result);
+      const failures = result.kind === "failed" ? st.transientFailures + 1 : 0;
+      if (result.kind === "failed" && (result.permanent || failures >= MAX_TRANSIENT_FAILURES)) return Loop.break(result);
+      const elapsed = await it.step("elapsed", async () => Date.now() - startedAt);
+      if (elapsed > PROVISION_DEADLINE_MS) {
+        return Loop.break<Outcome>({ kind: "failed", phase: "await-instance", message: `not up after ${Math.round(elapsed / 60_000)} min (${result.message})`, permanent: true });
+      }
+      await it.sleep("poll-wait", POLL_MS * Math.min(failures + 1, 5));
+      return Loop.continue({ transientFailures: failures });
+    },
+  });
+
+  if (outcome.kind === "failed") {
     await loop.step("mark-failed", async () => {
       const s = loop.state;
       if (s.status !== "provisioning") return;
       s.status = "failed";
-      s.failure = { code: "provisioning_failed", message: `${failure.stepName} failed: ${failure.error.message}` };
-      s.instance = { provider: WORKER_PROVIDER, url: null, status: "failed" };
+      s.failure = { code: "provisioning_failed", message: `${outcome.phase} failed: ${outcome.message}` };
+      s.instance = { provider: s.provider, url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "failed" };
       await publishWorker(loop);
+      await reportHandledFailure(
+        loop.client<Registry>(),
+        { orgId: s.orgId, actorType: "worker", actorId: loop.actorId, scope: `worker:${s.workerId}` },
+        { workflow: "provision", step: outcome.phase, message: s.failure.message },
+      );
     });
     return;
   }
+  if (outcome.kind !== "ready") return;
   await loop.step("mark-healthy", async () => {
     const s = loop.state;
     if (s.status !== "provisioning") return;
     s.status = "healthy";
-    s.instance = { provider: WORKER_PROVIDER, url: `${actorServices().publicUrl}/w/${s.orgId}/${s.workerId}`, status: "running" };
+    const where = region(s.provider);
+    s.instance = { provider: s.provider, url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "running", ...(where ? { region: where } : {}) };
     await publishWorker(loop);
     if (s.orgId) await resolveRuntimeIssues(loop.client(), s.orgId, loop.actorId);
   });
@@ -76,9 +148,10 @@ async function deprovision(loop: Loop): Promise<void> {
       name: "destroy-instance",
       maxRetries: 1,
       retryBackoffBase: 500,
+      timeout: 160_000,
       catch: ["exhausted", "timeout", "critical"],
       run: async () => {
-        if (attempt.state.destination === "cloud") await instanceSandbox(attempt).destroy();
+        if (attempt.state.destination === "cloud") await workerSandbox(attempt.state, attempt.client<Registry>()).destroy();
       },
     });
     if (result.ok) return Loop.break(undefined);

@@ -3,9 +3,11 @@ import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../
 import {
   CreateTaskBodySchema,
   DraftBodySchema,
+  ListTasksQuerySchema,
   RenameBranchBodySchema,
   RenameTaskBodySchema,
   SessionIdSchema,
+  TaskPageSchema,
   TaskSummarySchema,
   TaskViewSchema,
   WorkbenchSchema,
@@ -35,8 +37,8 @@ const createTask = createRoute({
 });
 const listTasks = createRoute({
   ...route("get", "/v1/orgs/{orgId}/tasks", "Task summaries, from the organization's index", OrgParams),
-  request: { params: OrgParams, query: z.object({ repoId: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(10_000).optional() }) },
-  responses: { 200: jsonResponse(z.object({ tasks: z.array(TaskSummarySchema) }), "Tasks"), ...errorResponses(400, 401, 403) },
+  request: { params: OrgParams, query: ListTasksQuerySchema },
+  responses: { 200: jsonResponse(TaskPageSchema, "One page of tasks, newest first"), ...errorResponses(400, 401, 403) },
 });
 const getTask = createRoute({
   ...route("get", "/v1/orgs/{orgId}/tasks/{taskId}", "A task and your own workbench state on it", TaskParams),
@@ -86,8 +88,8 @@ export function taskRoutes(client: () => KilnClient) {
       return c.json({ task }, 202);
     })
     .openapi(listTasks, async (c) => {
-      const tasks = await orgActor(client(), c.get("orgId"), c.get("user").id).listTasks(c.req.valid("query"));
-      return c.json({ tasks }, 200);
+      const page = await orgActor(client(), c.get("orgId"), c.get("user").id).listTasks(c.req.valid("query"));
+      return c.json(page, 200);
     })
     .openapi(getTask, async (c) => {
       const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);

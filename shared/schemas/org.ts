@@ -24,6 +24,7 @@ export const OrgSummarySchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     members: z.array(OrgMemberSchema),
+    sandboxProvider: z.string().nullable().meta({ description: "Where this org's new task sandboxes run; null means this Kiln's default" }),
   })
   .meta({ id: "OrgSummary" });
 export type OrgSummary = z.infer<typeof OrgSummarySchema>;
@@ -43,3 +44,14 @@ export const OrgProfileUpdateSchema = z.object({
   name: z.string().trim().min(1).max(120),
 });
 export type OrgProfileUpdate = z.infer<typeof OrgProfileUpdateSchema>;
+
+/** Providers an org may pick for its task sandboxes (each must also be configured on the Kiln). */
+export const TaskSandboxProviderSchema = z.enum(["local", "local-git", "daytona"]);
+
+export const OrgSettingsUpdateSchema = z
+  .object({
+    sandboxProvider: TaskSandboxProviderSchema.nullable().meta({ description: "null goes back to this Kiln's default" }),
+  })
+  .strict()
+  .meta({ id: "OrgSettingsUpdate" });
+export type OrgSettingsUpdate = z.infer<typeof OrgSettingsUpdateSchema>;

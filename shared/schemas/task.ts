@@ -66,6 +66,21 @@ export const TaskSummarySchema = z
   .meta({ id: "TaskSummary" });
 export type TaskSummary = z.infer<typeof TaskSummarySchema>;
 
+export const ListTasksQuerySchema = z.object({
+  repoId: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).default(200),
+  cursor: z.string().max(200).optional().meta({ description: "`nextCursor` from the previous page" }),
+});
+export type ListTasksQuery = z.input<typeof ListTasksQuerySchema>;
+
+export const TaskPageSchema = z
+  .object({
+    tasks: z.array(TaskSummarySchema),
+    nextCursor: z.string().nullable().meta({ description: "Pass as `cursor` for the next page; null on the last page" }),
+  })
+  .meta({ id: "TaskPage" });
+export type TaskPage = z.infer<typeof TaskPageSchema>;
+
 export const SandboxRefSchema = z.object({ provider: z.string(), sandboxId: z.string() }).meta({ id: "SandboxRef" });
 
 export const DiffSummarySchema = z

@@ -139,6 +139,8 @@ export interface FakeDaytona extends BaseFake {
   state: FakeDaytonaState;
   /** Scripted replies for `process.executeCommand`; first match (string = substring) wins. */
   scriptCommand(match: string | RegExp, reply: CommandReply): void;
+  /** Drop every command script. */
+  clearScripts(): void;
   /** Make the next create(s) fail (HTTP error, or sandbox ending in `error` state). */
   failNextCreate(failure: CreateFailure): void;
   setServerRunning(sandboxId: string, running: boolean): void;
@@ -464,6 +466,9 @@ export async function startFakeDaytona(opts: FakeDaytonaOptions = {}): Promise<F
     state: { sandboxes, deleted, commands, requests: fake.requests },
     scriptCommand(match, reply) {
       scripts.push({ match, reply, remaining: reply.times ?? Infinity });
+    },
+    clearScripts() {
+      scripts.length = 0;
     },
     failNextCreate(failure) {
       createFailures.push({ ...failure, remaining: failure.times ?? 1 });

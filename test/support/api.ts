@@ -13,7 +13,9 @@ export function api(t: Transport, token: string) {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await t.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as T };
+    // A 204 has no body; its `body` is then an empty object.
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
   };
   return {
     get: <T = Record<string, unknown>>(path: string) => call<T>("GET", path),

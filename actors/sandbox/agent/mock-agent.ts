@@ -25,13 +25,16 @@
  *   - `fail <message>`        (only at the very start of the prompt) the prompt request fails with JSON-RPC error
  *                             -32603 (internal error) carrying <message>.
  *   - `crash`                 (only at the very start of the prompt) the agent process exits with code 3 mid-turn.
+ *   - `recall`                (only at the very start of the prompt) answers with the earlier
+ *                             conversation the client handed over in a history block (Kiln's,
+ *                             after a restart), or "No earlier conversation."
  *   - anything else           three `agent_message_chunk` text updates that
  *                             together read "Working on: <prompt>", one
  *                             `tool_call` (kind "think", status in_progress)
  *                             and its `tool_call_update` (completed), then
  *                             stopReason `end_turn`.
  *
- * Directives are checked in the order fail, crash, sleep, commit, default; the
+ * Directives are checked in the order fail, crash, recall, sleep, commit, default; the
  * first one found wins. Matching is case-sensitive; `sleep`/`commit` may appear
  * anywhere in the prompt as a whole word (`\bsleep\s+\d+`, `\bcommit\s+\S+\s+.+`),
  * so avoid phrases like "commit history foo" in prompts meant for the default path.
@@ -43,6 +46,7 @@
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { HISTORY_PREFIX } from "./history.js";
 import { Readable, Writable } from "node:stream";
 import { promisify } from "node:util";
 import {
@@ -85,6 +89,7 @@ const CHUNK_DELAY_MS = parseNonNegativeInt(process.env.MOCK_AGENT_CHUNK_DELAY_MS
 export type MockDirective =
   | { kind: "fail"; message: string }
   | { kind: "crash" }
+  | { kind: "recall" }
   | { kind: "sleep"; ms: number }
   | { kind: "commit"; path: string; text: string }
   | { kind: "echo"; text: string };
@@ -94,6 +99,7 @@ export function parseDirective(text: string): MockDirective {
   const fail = /^\s*fail\b\s*([\s\S]*)$/.exec(text);
   if (fail) return { kind: "fail", message: fail[1]?.trim() || "scripted failure" };
   if (/^\s*crash\b/.test(text)) return { kind: "crash" };
+  if (/^\s*recall\b/.test(text)) return { kind: "recall" };
   const sleep = /\bsleep\s+(\d+)\b/.exec(text);
   if (sleep) return { kind: "sleep", ms: Number(sleep[1]) };
   const commit = /\bcommit\s+(\S+)\s+([\s\S]+)$/.exec(text);
@@ -107,6 +113,8 @@ interface MockSession {
   updatedAt: string;
   /** Aborted by session/cancel (or a newer prompt) while a turn runs. */
   turn: AbortController | null;
+  /** The history block handed over with a prompt, kept as this agent's memory of earlier turns. */
+  history?: string;
 }
 
 class CancelledError extends Error {
@@ -146,9 +154,13 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
  */
 export const SDK_REPLAY_PREFIX = "Previous session history is replayed below as JSON-RPC envelopes.";
 
+function isHistoryBlock(text: string): boolean {
+  return text.startsWith(SDK_REPLAY_PREFIX) || text.startsWith(HISTORY_PREFIX);
+}
+
 function promptText(prompt: PromptRequest["prompt"]): string {
   return prompt
-    .map((block) => (block.type === "text" && !block.text.startsWith(SDK_REPLAY_PREFIX) ? block.text : ""))
+    .map((block) => (block.type === "text" && !isHistoryBlock(block.text) ? block.text : ""))
     .filter((t) => t.length > 0)
     .join("\n");
 }
@@ -249,6 +261,8 @@ class MockAgent implements Agent {
     session.turn = turn;
     session.updatedAt = new Date().toISOString();
     const text = promptText(params.prompt);
+    const history = params.prompt.find((b) => b.type === "text" && b.text.startsWith(HISTORY_PREFIX));
+    if (history?.type === "text") session.history = history.text;
     log(`session/prompt ${session.id}: ${JSON.stringify(text.slice(0, 200))}`);
     try {
       await this.runTurn(session, parseDirective(text), turn.signal);
@@ -278,6 +292,9 @@ class MockAgent implements Agent {
         await this.say(sid, "Crashing on purpose.");
         log("crash directive: exiting with code 3");
         return process.exit(3);
+      case "recall":
+        await this.say(sid, session.history ? `I remember:\n${session.history.slice(HISTORY_PREFIX.length).trim()}` : "No earlier conversation.");
+        return;
       case "sleep": {
         await this.say(sid, `Sleeping for ${directive.ms}ms.`);
         const deadline = Date.now() + directive.ms;

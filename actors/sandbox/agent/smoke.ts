@@ -15,10 +15,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { accessSync, chmodSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SandboxAgent, type Session, type SessionEvent } from "sandbox-agent";
+import { freePort } from "../child-process.js";
 import { createAcpFetch } from "./acp-fetch.js";
 import { installMockAgent, MOCK_AGENT_ID, mockAgentLauncherPath } from "./install.js";
 
@@ -42,16 +42,6 @@ function sandboxAgentBinary(): string {
   return bin;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** PIDs (other than ours) whose environment carries `KILN_SMOKE_RUN=<runId>`: the server and its agents. */
 function processesTagged(runId: string): number[] {
