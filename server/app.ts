@@ -16,7 +16,8 @@ import { lockDataDir, resolveAuthSecret } from "./data-dir.js";
 import { openAppDatabase, type AppDatabase } from "./db/index.js";
 import { handleError, handleNotFound } from "./middleware/errors.js";
 import { requestContext } from "./middleware/request-context.js";
-import { requireSession } from "./middleware/session.js";
+import { requireSession, sessionResolver } from "./middleware/session.js";
+import { SessionCache } from "./session-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
 import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
@@ -60,6 +61,13 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
+/**
+ * Bearer tokens are re-verified against the database at least this often. Revocation inside
+ * this Kiln is immediate regardless (see SessionCache); this bounds only out-of-band changes.
+ */
+const SESSION_CACHE_TTL_MS = 30_000;
+const SESSION_CACHE_MAX = 10_000;
+
 /** The key internal callers present to actors; derived so every Kiln process sharing the secret agrees. */
 function deriveInternalKey(secret: string): string {
   return createHmac("sha256", secret).update("kiln/actor-internal/v1").digest("base64url");
@@ -89,6 +97,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       if (!client) throw new Error("actors are not started yet");
       return client;
     });
+    const sessionCache = new SessionCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
     const auth = createAuth({
       config: { ...config, allowedOrigins: [...new Set([...config.allowedOrigins, new URL(localUrl).origin])] },
       secret,
@@ -98,7 +107,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       onUserCreated: async (user) => {
         await organizations.ensurePersonal(user);
       },
+      onSessionChanged: (token) => sessionCache.forgetToken(token),
+      onUserChanged: (userId) => sessionCache.forgetUser(userId),
     });
+    const resolveSession = sessionResolver(auth, sessionCache);
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -109,7 +121,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
       verifySessionToken: async (token) => {
-        const result = await auth.api.getSession({ headers: new Headers({ authorization: `Bearer ${token}` }) });
+        const result = await resolveSession(new Headers({ authorization: `Bearer ${token}` }));
         return result ? { userId: result.user.id, sessionId: result.session.id } : null;
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
@@ -151,7 +163,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
-    app.use("/v1/*", requireSession(auth));
+    app.use("/v1/*", requireSession(resolveSession));
     app.route("/", meRoutes(organizations));
     app.use("/v1/orgs/:orgId", requireOrgMember(organizations));
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));

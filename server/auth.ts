@@ -14,6 +14,10 @@ export interface AuthOptions {
   logger: Logger;
   /** Runs after a user row is committed: creates their personal organization. */
   onUserCreated(user: { id: string; name: string; email: string }): Promise<void>;
+  /** A session was updated or ended (sign-out, revocation, expiry refresh): caches must drop it. */
+  onSessionChanged?(token: string): void;
+  /** A user was updated or deleted: caches must drop their sessions. */
+  onUserChanged?(userId: string): void;
 }
 
 /** better-auth with email/password, bearer tokens, and GitHub/Google when configured. */
@@ -50,6 +54,13 @@ export function createAuth(opts: AuthOptions) {
             await opts.onUserCreated({ id: user.id, name: user.name, email: user.email });
           },
         },
+        update: { after: async (user) => opts.onUserChanged?.(user.id) },
+        // Before as well as after: no request may be served from a cache while the row goes.
+        delete: { before: async (user) => opts.onUserChanged?.(user.id), after: async (user) => opts.onUserChanged?.(user.id) },
+      },
+      session: {
+        update: { after: async (session) => opts.onSessionChanged?.(session.token) },
+        delete: { before: async (session) => opts.onSessionChanged?.(session.token), after: async (session) => opts.onSessionChanged?.(session.token) },
       },
     },
   });

@@ -65,11 +65,39 @@ describe.each(backends)("auth on %s", (backend) => {
 
     it("signs out with a bearer token, after which the token gets 401", async () => {
       const u = await signUp(t());
+      // Used first, so a verified token is remembered: sign-out must still end it at once.
+      expect((await t().request("/v1/me", { headers: bearer(u.token) })).status).toBe(200);
       const out = await t().request("/api/auth/sign-out", { method: "POST", headers: bearer(u.token) });
       expect(out.status).toBe(200);
       const res = await t().request("/v1/me", { headers: bearer(u.token) });
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ error: "unauthorized" });
+    });
+
+    it("ends the other sessions at once when a user revokes them, keeping the current one", async () => {
+      const u = await signUp(t());
+      const other = await t().request("/api/auth/sign-in/email", jsonInit("POST", { email: u.user.email, password: u.password }));
+      const otherToken = ((await other.json()) as { token: string }).token;
+      for (const token of [u.token, otherToken]) expect((await t().request("/v1/me", { headers: bearer(token) })).status).toBe(200);
+      const post = (path: string, token: string) => t().request(path, { ...jsonInit("POST", {}), headers: { ...bearer(token), "content-type": "application/json" } });
+      const revoked = await post("/api/auth/revoke-other-sessions", u.token);
+      expect(revoked.status).toBe(200);
+      expect((await t().request("/v1/me", { headers: bearer(otherToken) })).status).toBe(401);
+      expect((await t().request("/v1/me", { headers: bearer(u.token) })).status).toBe(200);
+      expect((await post("/api/auth/revoke-sessions", u.token)).status).toBe(200);
+      expect((await t().request("/v1/me", { headers: bearer(u.token) })).status).toBe(401);
+    });
+
+    it("shows a user's new name at once after they change it", async () => {
+      const u = await signUp(t(), { name: "Before" });
+      const me = async () => ((await (await t().request("/v1/me", { headers: bearer(u.token) })).json()) as { user: { name: string } }).user.name;
+      expect(await me()).toBe("Before");
+      const updated = await t().request("/api/auth/update-user", {
+        ...jsonInit("POST", { name: "After" }),
+        headers: { ...bearer(u.token), "content-type": "application/json" },
+      });
+      expect(updated.status).toBe(200);
+      expect(await me()).toBe("After");
     });
 
     it("signs out with the cookie, after which the cookie gets 401", async () => {
