@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { inject } from "vitest";
+import { afterAll, inject } from "vitest";
 import { startKiln, type Kiln } from "../../server/app.js";
 import { loadConfig } from "../../server/config.js";
 import { createLogger } from "../../shared/logger.js";
@@ -69,6 +69,14 @@ export interface KilnProcess {
 }
 
 /** Runs `server/main.ts` as a real child process, as `npm start` does, and waits for its ready line. */
+/** Spawned Kilns still running; a test that fails before its `kill()` must not leave one behind. */
+const live = new Set<ChildProcess>();
+afterAll(async () => {
+  const stopping = [...live].map((proc) => new Promise((res) => proc.once("exit", res)));
+  for (const proc of live) proc.kill("SIGTERM");
+  await Promise.all(stopping);
+});
+
 export async function spawnKiln(env: Record<string, string>, opts: { expectReady?: boolean } = {}): Promise<KilnProcess> {
   const proc = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "server/main.ts")], {
     cwd: REPO_ROOT,
@@ -78,7 +86,13 @@ export async function spawnKiln(env: Record<string, string>, opts: { expectReady
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | NodeJS.Signals | null>((res) => proc.once("exit", (code, signal) => res(code ?? signal)));
+  live.add(proc);
+  const exited = new Promise<number | NodeJS.Signals | null>((res) =>
+    proc.once("exit", (code, signal) => {
+      live.delete(proc);
+      res(code ?? signal);
+    }),
+  );
   const kill = async (signal: NodeJS.Signals = "SIGTERM") => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     return exited;
