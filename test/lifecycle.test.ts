@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bearer, jsonInit, signUp, socketTransport, uniqueEmail } from "./support/http.js";
 import { seedDataDir, spawnKiln, tempDataDir } from "./support/kiln.js";
+import { until } from "./support/poll.js";
 
 describe("a Kiln process and its data directory", () => {
   it("keeps users, sessions and organizations across a restart", async () => {
@@ -25,6 +26,17 @@ describe("a Kiln process and its data directory", () => {
     } finally {
       await second.kill();
     }
+  });
+
+  it("stops cleanly on SIGTERM to `npm start`, releasing its data directory", async () => {
+    const dataDir = tempDataDir();
+    seedDataDir(dataDir);
+    const kiln = await spawnKiln({ KILN_DATA_DIR: dataDir, LOG_LEVEL: "info" }, { viaNpmStart: true });
+    expect((await socketTransport(kiln.url).request("/healthz")).status).toBe(200);
+    await kiln.kill("SIGTERM");
+    // npm's own exit says nothing about its child; the released lock and the log line do.
+    await until(async () => existsSync(join(dataDir, "kiln.lock")), (held) => !held, { timeoutMs: 10_000 });
+    expect(kiln.output()).toContain('"msg":"shutting down"');
   });
 
   it("opens cleanly after kill -9 in the middle of traffic, keeping every acknowledged sign-up", async () => {

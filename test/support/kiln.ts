@@ -77,8 +77,9 @@ afterAll(async () => {
   await Promise.all(stopping);
 });
 
-export async function spawnKiln(env: Record<string, string>, opts: { expectReady?: boolean } = {}): Promise<KilnProcess> {
-  const proc = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "server/main.ts")], {
+export async function spawnKiln(env: Record<string, string>, opts: { expectReady?: boolean; viaNpmStart?: boolean } = {}): Promise<KilnProcess> {
+  const [command, args] = opts.viaNpmStart ? ["npm", ["start", "--silent"]] : [process.execPath, ["--import", "tsx", join(REPO_ROOT, "server/main.ts")]];
+  const proc = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "test", LOG_LEVEL: "warn", PORT: "0", LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
