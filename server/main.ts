@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, readDotEnv, type KilnConfig } from "./config.j
 import { DataDirLockedError } from "./data-dir.js";
 import { startKiln } from "./app.js";
 import { createLogger } from "../shared/logger.js";
+import { FDS_PER_AWAKE_ACTOR, MIN_OPEN_FILES, openFilesLimit } from "./limits.js";
 
 async function logDestination(config: KilnConfig): Promise<Writable | undefined> {
   const pretty = config.logFormat ? config.logFormat === "pretty" : config.nodeEnv !== "production" && process.stdout.isTTY;
@@ -48,6 +49,14 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Kiln ${kiln.actorsMode === "local" ? "" : "(engine) "}ready at ${kiln.url}  (db: ${kiln.db.kind}, data: ${config.dataDir}, docs: ${kiln.url}/docs)\n`,
   );
+  const openFiles = openFilesLimit();
+  if (openFiles !== null && openFiles < MIN_OPEN_FILES) {
+    // Told at start, not found later as EMFILE under load.
+    logger.warn(
+      { openFiles, awakeActorsAtMost: Math.floor(openFiles / FDS_PER_AWAKE_ACTOR), recommended: MIN_OPEN_FILES },
+      `the open-files limit is low: each awake actor holds ${FDS_PER_AWAKE_ACTOR} descriptors; raise it (ulimit -n ${MIN_OPEN_FILES}) before serving many tasks`,
+    );
+  }
   const stop = (signal: string) => {
     logger.info({ signal }, "shutting down");
     const force = setTimeout(() => process.exit(1), 10_000);

@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, readDotEnv } from "../server/config.js";
 import { resolveAuthSecret } from "../server/data-dir.js";
+import { MIN_OPEN_FILES } from "../server/limits.js";
 import { spawnKiln, tempDataDir } from "./support/kiln.js";
+import { until } from "./support/poll.js";
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -126,5 +128,18 @@ describe("configuration", () => {
     const kiln = await spawnKiln({ KILN_DATA_DIR: tempDataDir(), NODE_ENV: "production" }, { expectReady: false });
     expect(await kiln.exited).toBe(2);
     expect(kiln.output()).toContain("BETTER_AUTH_SECRET: is required when NODE_ENV=production");
+  });
+
+  it("warns at startup when the open-files limit is too low for many awake actors", async () => {
+    const low = await spawnKiln({ KILN_DATA_DIR: tempDataDir() }, { wrapper: ["prlimit", "--nofile=1024"] });
+    const roomy = await spawnKiln({ KILN_DATA_DIR: tempDataDir() }, { wrapper: ["prlimit", `--nofile=${MIN_OPEN_FILES}`] });
+    try {
+      const warning = await until(async () => low.output(), (out) => out.includes("open-files limit is low"), { timeoutMs: 10_000 });
+      expect(warning).toContain('"openFiles":1024');
+      expect(warning).toContain('"awakeActorsAtMost":341');
+      expect(roomy.output()).not.toContain("open-files limit");
+    } finally {
+      await Promise.all([low.kill(), roomy.kill()]);
+    }
   });
 });

@@ -77,9 +77,17 @@ afterAll(async () => {
   await Promise.all(stopping);
 });
 
-export async function spawnKiln(env: Record<string, string>, opts: { expectReady?: boolean; viaNpmStart?: boolean } = {}): Promise<KilnProcess> {
-  const [command, args] = opts.viaNpmStart ? ["npm", ["start", "--silent"]] : [process.execPath, ["--import", "tsx", join(REPO_ROOT, "server/main.ts")]];
-  const proc = spawn(command, args, {
+export interface SpawnOptions {
+  expectReady?: boolean;
+  /** Start through `npm start`, as the README does, instead of node directly. */
+  viaNpmStart?: boolean;
+  /** A command the node process runs under, such as `["prlimit", "--nofile=1024"]`. */
+  wrapper?: string[];
+}
+
+export async function spawnKiln(env: Record<string, string>, opts: SpawnOptions = {}): Promise<KilnProcess> {
+  const argv = opts.viaNpmStart ? ["npm", "start", "--silent"] : [...(opts.wrapper ?? []), process.execPath, "--import", "tsx", join(REPO_ROOT, "server/main.ts")];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "test", LOG_LEVEL: "warn", PORT: "0", LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
