@@ -70,10 +70,37 @@ describe("the Polar paywall on cloud workers", () => {
     }
   });
 
+  it("remembers an entitlement briefly, but never a refusal: a user who just paid gets in at once", async () => {
+    const { u, A } = await user();
+    expect((await A.post("/v1/workers", { name: "before", destination: "cloud" })).status).toBe(402);
+    polar.grantBenefit({ externalId: u.user.id });
+    expect((await A.post("/v1/workers", { name: "paid", destination: "cloud" })).status).toBe(202);
+    polar.resetCalls();
+    expect((await A.post("/v1/workers", { name: "again", destination: "cloud" })).status).toBe(202);
+    expect(polar.callCount()).toBe(0);
+  });
+
   it("never asks Polar about local workers", async () => {
     const { A } = await user();
     polar.resetCalls();
     expect((await A.post("/v1/workers", { name: "laptop", destination: "local", workspacePath: "/code" })).status).toBe(201);
     expect(polar.callCount()).toBe(0);
+  });
+});
+
+describe("with the paywall off", () => {
+  it("creates cloud workers without ever calling Polar, even when Polar is configured", async () => {
+    const polar = await startFakePolar();
+    const kiln = await startTestKiln({
+      env: { POLAR_FEATURE_GATE_ENABLED: "false", POLAR_ACCESS_TOKEN: polar.accessToken, POLAR_SERVER_URL: polar.serverURL },
+    });
+    try {
+      const A = api(socketTransport(kiln.url), (await signUp(socketTransport(kiln.url))).token);
+      expect((await A.post("/v1/workers", { name: "free", destination: "cloud" })).status).toBe(202);
+      expect(polar.callCount()).toBe(0);
+    } finally {
+      await kiln.stop();
+      await polar.close();
+    }
   });
 });
