@@ -43,33 +43,55 @@ export class KilnApiError extends Error {
   }
 }
 
-export interface OrganizationHandlers {
+/** What every subscription can report besides its events. */
+export interface LiveHandlers {
+  /**
+   * The subscription is live, first and after each reconnect. Events sent while it was not are
+   * not replayed, so read the current state here (a REST GET) and apply events on top of it.
+   */
+  onOpen?(): void;
+  /** A refusal (`forbidden`, `unauthorized`) or a failure of the connection. */
+  onError?(error: unknown): void;
+}
+
+export interface OrganizationHandlers extends LiveHandlers {
   onOrganization?(org: OrgSummary): void;
   onTaskSummary?(task: TaskSummary): void;
   onRuntimeIssues?(issues: RuntimeIssue[]): void;
-  onError?(error: unknown): void;
 }
 
-export interface TaskHandlers {
+export interface TaskHandlers extends LiveHandlers {
   onTask?(task: TaskDetail): void;
   /** Your own workbench state only; other members' is never sent to you. */
   onWorkbench?(workbench: Workbench): void;
-  onError?(error: unknown): void;
 }
 
-export interface WorkerHandlers {
+export interface WorkerHandlers extends LiveHandlers {
   /** The worker's new view, on every change (provisioning → healthy | failed, renames, teardown attempts). */
   onWorker?(view: WorkerView): void;
   /** The worker and its instance are gone. */
   onDeleted?(): void;
-  onError?(error: unknown): void;
 }
 
-export interface SessionHandlers {
+export interface SessionHandlers extends LiveHandlers {
   onSession?(session: SessionSummary): void;
   /** One transcript event, as it arrives. */
   onEvent?(event: SessionEvent): void;
-  onError?(error: unknown): void;
+}
+
+/** The part of a RivetKit connection a subscription uses for its lifecycle. */
+interface LiveConnection {
+  onOpen(callback: () => void): unknown;
+  onError(callback: (error: unknown) => void): unknown;
+  dispose(): Promise<void>;
+}
+
+/** Wires the lifecycle handlers every subscription shares, and returns its unsubscribe. */
+function live(conn: LiveConnection, handlers: LiveHandlers): Unsubscribe {
+  const { onOpen, onError } = handlers;
+  if (onOpen) conn.onOpen(() => onOpen());
+  if (onError) conn.onError(onError);
+  return () => conn.dispose();
 }
 
 export type Unsubscribe = () => Promise<void>;
@@ -131,8 +153,7 @@ export function createKilnClient(opts: KilnClientOptions) {
       if (handlers.onOrganization) conn.on("orgUpdated", handlers.onOrganization);
       if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", handlers.onTaskSummary);
       if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
-      if (handlers.onError) conn.onError(handlers.onError);
-      return () => conn.dispose();
+      return live(conn, handlers);
     },
 
     /** Live task state: its detail and lifecycle, and your own workbench state. */
@@ -140,8 +161,7 @@ export function createKilnClient(opts: KilnClientOptions) {
       const conn = rivet.task.get(keys.task(orgId, task.repoId, task.id), { params }).connect();
       if (handlers.onTask) conn.on("taskUpdated", handlers.onTask);
       if (handlers.onWorkbench) conn.on("workbenchUpdated", handlers.onWorkbench);
-      if (handlers.onError) conn.onError(handlers.onError);
-      return () => conn.dispose();
+      return live(conn, handlers);
     },
 
     /** Live session: its status and each transcript event as it arrives. */
@@ -149,8 +169,7 @@ export function createKilnClient(opts: KilnClientOptions) {
       const conn = rivet.taskSession.get(keys.session(orgId, task.repoId, task.id, sessionId), { params }).connect();
       if (handlers.onSession) conn.on("sessionUpdated", handlers.onSession);
       if (handlers.onEvent) conn.on("sessionEvent", handlers.onEvent);
-      if (handlers.onError) conn.onError(handlers.onError);
-      return () => conn.dispose();
+      return live(conn, handlers);
     },
 
     /** Live cloud worker, instead of polling `GET /v1/workers/:id`. Call `view()` on the worker for the current state. */
@@ -159,8 +178,7 @@ export function createKilnClient(opts: KilnClientOptions) {
       if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
       const onDeleted = handlers.onDeleted;
       if (onDeleted) conn.on("workerDeleted", () => onDeleted());
-      if (handlers.onError) conn.onError(handlers.onError);
-      return () => conn.dispose();
+      return live(conn, handlers);
     },
 
     dispose: () => rivet.dispose(),

@@ -27,9 +27,10 @@ describe("the typed frontend client", () => {
     const orgId = me.organizations[0]!.id;
     const repo = await client.addRepo(orgId, makeBareRepo());
     const summaries: TaskSummary[] = [];
-    const stopOrg = client.subscribeOrganization(orgId, { onTaskSummary: (t) => summaries.push(t) });
-    // Let the subscription open before the task exists, as a workbench page would.
-    await new Promise((r) => setTimeout(r, 200));
+    let opened = 0;
+    const stopOrg = client.subscribeOrganization(orgId, { onTaskSummary: (t) => summaries.push(t), onOpen: () => (opened += 1) });
+    // The subscription is live before the task exists, as on a workbench page.
+    await until(async () => opened, (n) => n === 1);
     const task = await client.createTask(orgId, { repoId: repo.id, prompt: "Through the client" });
     const details: TaskDetail[] = [];
     const stopTask = client.subscribeTask(orgId, task, { onTask: (d) => details.push(d) });
