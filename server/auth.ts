@@ -24,6 +24,16 @@ export interface AuthOptions {
 export function createAuth(opts: AuthOptions) {
   const { config, logger } = opts;
   const log = logger.child({ component: "better-auth" });
+  // An update that matched no row hands the hook nothing; a hook must never throw inside better-auth.
+  const userChanged = (user: { id?: string } | null | undefined) => {
+    if (user?.id) opts.onUserChanged?.(user.id);
+  };
+  const sessionChanged = (session: { token?: string; userId?: string } | null | undefined) => {
+    if (session?.token) opts.onSessionChanged?.(session.token);
+    // better-auth runs delete hooks only on the rows its adapter lists (100 by default) while the
+    // DELETE takes them all, so a mass revocation must drop every session of the user.
+    if (session?.userId) opts.onUserChanged?.(session.userId);
+  };
   return betterAuth({
     appName: "Kiln",
     baseURL: opts.baseURL,
@@ -54,13 +64,13 @@ export function createAuth(opts: AuthOptions) {
             await opts.onUserCreated({ id: user.id, name: user.name, email: user.email });
           },
         },
-        update: { after: async (user) => opts.onUserChanged?.(user.id) },
+        update: { after: async (user) => userChanged(user) },
         // Before as well as after: no request may be served from a cache while the row goes.
-        delete: { before: async (user) => opts.onUserChanged?.(user.id), after: async (user) => opts.onUserChanged?.(user.id) },
+        delete: { before: async (user) => userChanged(user), after: async (user) => userChanged(user) },
       },
       session: {
-        update: { after: async (session) => opts.onSessionChanged?.(session.token) },
-        delete: { before: async (session) => opts.onSessionChanged?.(session.token), after: async (session) => opts.onSessionChanged?.(session.token) },
+        update: { after: async (session) => sessionChanged(session) },
+        delete: { before: async (session) => sessionChanged(session), after: async (session) => sessionChanged(session) },
       },
     },
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { session as sessionTable } from "../server/db/schema.js";
@@ -141,6 +142,30 @@ describe.each(backends)("auth on %s", (backend) => {
       expect(res.status).toBe(409);
       expect(await res.json()).toMatchObject({ error: "conflict" });
     });
+  });
+
+  it("ends every session of a user who revokes them all, however many they have", async () => {
+    const t = inProcessTransport(kiln.app, kiln.url);
+    const u = await signUp(t);
+    // More sessions than better-auth lists for its delete hooks (100): each must still end at once.
+    const extra = Array.from({ length: 110 }, (_, i) => ({
+      id: `bulk-${u.user.id}-${i}`,
+      token: `bulk${i}x${randomBytes(16).toString("hex")}`,
+      userId: u.user.id,
+      // As if just created: an older one is refreshed when read, which itself drops it from the cache.
+      expiresAt: new Date(Date.now() + 7 * 86_400_000),
+    }));
+    await kiln.db.db.insert(sessionTable).values(extra);
+    const tokens = [u.token, ...extra.map((x) => x.token)];
+    const statuses = async () => {
+      const out: number[] = [];
+      for (const token of tokens) out.push((await t.request("/v1/me", { headers: bearer(token) })).status);
+      return out;
+    };
+    expect(new Set(await statuses())).toEqual(new Set([200]));
+    const revoked = await t.request("/api/auth/revoke-sessions", { ...jsonInit("POST", {}), headers: { ...bearer(u.token), "content-type": "application/json" } });
+    expect(revoked.status).toBe(200);
+    expect(new Set(await statuses())).toEqual(new Set([401]));
   });
 
   it("treats email case-insensitively at sign-in", async () => {
