@@ -99,6 +99,29 @@ describe("cloud workers on Daytona", () => {
     daytona.clearScripts();
   });
 
+  it("shares one slow restart among all health checks that arrive while it runs", async () => {
+    const created = await createCloudWorker(A, "slow-restart");
+    const done = await settled(A, created.worker.id);
+    const sandbox = daytona.sandbox(`kiln-${created.worker.id.toLowerCase()}`)!;
+    const starts = () => daytona.commandsFor(sandbox.id).filter((c) => /sandbox-agent server/.test(c.command)).length;
+    expect(starts()).toBe(1);
+    // The server dies; bringing it back takes 3 s, longer than one health answer is kept.
+    daytona.setServerRunning(sandbox.id, false);
+    daytona.scriptCommand(/sandbox-agent server/, { exitCode: 0, result: "started", delayMs: 3_000 });
+    try {
+      const checks: Promise<number>[] = [];
+      for (let i = 0; i < 10; i++) {
+        checks.push(fetch(`${done.body.instance?.url}/health`).then((r) => r.status));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const statuses = await Promise.all(checks);
+      expect(statuses.at(-1)).toBe(200);
+      expect(starts()).toBe(2);
+    } finally {
+      daytona.clearScripts();
+    }
+  });
+
   it("fails fast, with the command's output, when sandbox-agent cannot start", async () => {
     daytona.scriptCommand(/sandbox-agent server/, { exitCode: 1, result: "Error: failed to bind 0.0.0.0:3000: Address already in use", times: 1 });
     const created = await createCloudWorker(A, "bad-server");

@@ -21,7 +21,7 @@ function requireInternal(caller: Caller): void {
 export const worker = actor({
   createState: (_c, input: WorkerInput | undefined): WorkerState => initialWorkerState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
-  createVars: (): { health: { startedAt: number; result: Promise<boolean> } | undefined } => ({ health: undefined }),
+  createVars: (): { health: { settledAt: number | undefined; result: Promise<boolean> } | undefined } => ({ health: undefined }),
   queues: {
     commands: queue<WorkerCommand>({ canPublish: internalOnly }),
   },
@@ -98,17 +98,21 @@ export const worker = actor({
       requireInternal(c.conn.state);
       if (c.state.status !== "healthy" || c.state.destination !== "cloud") return false;
       const cached = c.vars.health;
-      if (cached && Date.now() - cached.startedAt < HEALTH_TTL_MS) return cached.result;
+      // A check still running is shared, however long it takes (a Daytona restart can take a
+      // minute): overlapping checks would each try to start the server.
+      if (cached && (cached.settledAt === undefined || Date.now() - cached.settledAt < HEALTH_TTL_MS)) return cached.result;
       const sandbox = workerSandbox(c.state, c.client<Registry>());
-      const result = (async () => {
+      const check = async (): Promise<boolean> => {
         try {
           return (await sandbox.ensure()).status === "running";
         } catch {
           return false;
         }
-      })();
-      c.vars.health = { startedAt: Date.now(), result };
-      return result;
+      };
+      const entry: { settledAt: number | undefined; result: Promise<boolean> } = { settledAt: undefined, result: check() };
+      void entry.result.then(() => (entry.settledAt = Date.now()));
+      c.vars.health = entry;
+      return entry.result;
     },
   },
 });

@@ -30,10 +30,16 @@ type Outcome =
 
 /** The worker's SandboxInstanceActor, on the provider fixed at the worker's creation. */
 export function workerSandbox(s: Pick<WorkerState, "orgId" | "provider" | "workerId">, client: Client<Registry>) {
-  return client.sandboxInstance.getOrCreate(keys.sandbox(s.orgId ?? "", s.provider, s.workerId), {
+  const provider = workerProvider(s);
+  return client.sandboxInstance.getOrCreate(keys.sandbox(s.orgId ?? "", provider, s.workerId), {
     params: internalParams(),
-    createWithInput: { orgId: s.orgId ?? "", provider: s.provider, sandboxId: s.workerId },
+    createWithInput: { orgId: s.orgId ?? "", provider, sandboxId: s.workerId },
   });
+}
+
+/** Workers persisted before providers were recorded have none in their state; all of them ran locally. */
+export function workerProvider(s: Pick<WorkerState, "provider">): string {
+  return s.provider || "local";
 }
 
 /** What both worker actions and workflow steps can do to publish: read state and broadcast. */
@@ -87,7 +93,9 @@ async function advance(loop: Loop): Promise<Outcome> {
 }
 
 async function provision(loop: Loop): Promise<void> {
-  const startedAt = await loop.step("check-provision", async () => (loop.state.status === "provisioning" ? Date.now() : null));
+  // The first provisioning flow's steps: a worker an upgrade caught mid-way replays past them.
+  for (const previous of ["check-provision", "create-instance", "start-server"]) await loop.removed(previous, "step");
+  const startedAt = await loop.step("provision-started", async () => (loop.state.status === "provisioning" ? Date.now() : null));
   if (startedAt === null) return;
   const outcome = await loop.loop<{ transientFailures: number }, Outcome>({
     name: "await-instance",
@@ -119,7 +127,7 @@ async function provision(loop: Loop): Promise<void> {
       if (s.status !== "provisioning") return;
       s.status = "failed";
       s.failure = { code: "provisioning_failed", message: `${outcome.phase} failed: ${outcome.message}` };
-      s.instance = { provider: s.provider, url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "failed" };
+      s.instance = { provider: workerProvider(s), url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "failed" };
       await publishWorker(loop);
       await reportHandledFailure(
         loop.client<Registry>(),
@@ -134,8 +142,8 @@ async function provision(loop: Loop): Promise<void> {
     const s = loop.state;
     if (s.status !== "provisioning") return;
     s.status = "healthy";
-    const where = region(s.provider);
-    s.instance = { provider: s.provider, url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "running", ...(where ? { region: where } : {}) };
+    const where = region(workerProvider(s));
+    s.instance = { provider: workerProvider(s), url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "running", ...(where ? { region: where } : {}) };
     await publishWorker(loop);
     if (s.orgId) await resolveRuntimeIssues(loop.client(), s.orgId, loop.actorId);
   });
