@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   payment_required: 402,
   forbidden: 403,
+  provider_not_allowed: 403,
   not_found: 404,
   org_not_found: 404,
   repo_not_found: 404,

@@ -104,3 +104,27 @@ describe("a task on the Daytona provider", () => {
     expect(daytona.state.deleted).toContain(sandbox!.id);
   });
 });
+
+describe("a Kiln whose sandboxes run on Daytona by default", () => {
+  it("refuses an org setting that would run agents on Kiln's own machine", async () => {
+    const daytona = await startFakeDaytona();
+    const kiln = await startTestKiln({
+      env: { KILN_SANDBOX_PROVIDER: "daytona", DAYTONA_API_KEY: daytona.apiKey, DAYTONA_API_URL: daytona.apiUrl, DAYTONA_TARGET: daytona.target },
+    });
+    try {
+      const t = socketTransport(kiln.url);
+      const owner = await signUp(t);
+      const A = api(t, owner.token);
+      const orgId = `personal-${owner.user.id}`;
+      for (const sandboxProvider of ["local", "local-git"]) {
+        const refused = await A.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider });
+        expect(refused).toMatchObject({ status: 403, body: { error: "provider_not_allowed", message: expect.stringContaining("daytona") } });
+      }
+      expect((await A.get(`/v1/orgs/${orgId}`)).body).toMatchObject({ organization: { sandboxProvider: null } });
+      expect((await A.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "daytona" })).status).toBe(200);
+    } finally {
+      await kiln.stop();
+      await daytona.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { ACTOR_ERRORS, forbidden, internalParams, resolveCaller, type Caller } f
 import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
+import { sandboxProviderAllowed } from "../sandbox/index.js";
 import { actorLog, actorServices } from "../services.js";
 import { repos, schema, tasks } from "./db.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
@@ -128,8 +129,14 @@ export const organization = actor({
         throw new UserError("Invalid organization settings.", { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: parsed.error.issues } });
       }
       const provider = parsed.data.sandboxProvider;
-      if (provider === "daytona" && !actorServices().daytona) {
+      const services = actorServices();
+      if (provider === "daytona" && !services.daytona) {
         throw new UserError("Daytona is not configured on this Kiln (DAYTONA_API_KEY is unset).", { code: "provider_not_configured" });
+      }
+      if (provider && !sandboxProviderAllowed(provider, services.defaultSandboxProvider)) {
+        throw new UserError(`This Kiln runs sandboxes on ${services.defaultSandboxProvider}; "${provider}" would run agents on its own machine.`, {
+          code: "provider_not_allowed",
+        });
       }
       requireExists(c.state);
       c.state.sandboxProvider = provider;

@@ -8,6 +8,18 @@ import { RenderSandboxProvider } from "./render.js";
 export const SANDBOX_PROVIDERS = ["local", "local-git", "daytona"] as const;
 export type SandboxProviderId = (typeof SANDBOX_PROVIDERS)[number];
 
+/** Providers that run agents on Kiln's own machine, as Kiln's OS user. */
+const HOST_PROVIDERS: readonly string[] = ["local", "local-git"];
+
+/**
+ * Whether an org may choose `provider` on this Kiln. A host provider only where the operator's
+ * default already is one: an operator who sends sandboxes to Daytona keeps users' agents off
+ * the host, and no org setting may bring them back.
+ */
+export function sandboxProviderAllowed(provider: string, defaultProvider: string): boolean {
+  return !HOST_PROVIDERS.includes(provider) || HOST_PROVIDERS.includes(defaultProvider);
+}
+
 /** Where cloud workers run. */
 export const WORKER_PROVISIONERS = ["local", "daytona", "render"] as const;
 export type WorkerProvisioner = (typeof WORKER_PROVISIONERS)[number];

@@ -23,6 +23,8 @@ const updateSettings = createRoute({
   path: "/v1/orgs/{orgId}/settings",
   tags,
   summary: "Change the organization's settings (owners and admins): where new task sandboxes run",
+  description:
+    "`daytona` needs Daytona configured (else 400 `provider_not_configured`). `local` and `local-git` run agents on Kiln's own machine, so they are refused with 403 `provider_not_allowed` unless the Kiln's default provider is one of them.",
   security: SESSION_SECURITY,
   request: { params: OrgParams, body: jsonBody(OrgSettingsUpdateSchema) },
   responses: { 200: jsonResponse(z.object({ organization: OrgSummarySchema }), "Updated"), ...errorResponses(400, 401, 403) },
