@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { UserError } from "rivetkit";
+import type { z } from "zod";
 import { actorServices } from "./services.js";
 
 /**
@@ -34,6 +35,16 @@ export const ACTOR_ERRORS = {
 
 export function forbidden(message = "You are not a member of this organization."): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.forbidden });
+}
+
+/**
+ * Validates an action's input: RivetKit clients call actions directly, past the gateway's zod
+ * checks, so each action parses its own input and answers `invalid_request` with the issues.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, message: string): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new UserError(message, { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: parsed.error.issues } });
+  return parsed.data;
 }
 
 function sameKey(a: string, b: string): boolean {

@@ -69,6 +69,14 @@ describe("OrganizationActor over a real socket", () => {
     }
   });
 
+  it("validates a direct action call's input as the REST route does: invalid_request, never an internal error", async () => {
+    const org = client.organization.get(orgKey, { params: { token: owner.token } });
+    for (const query of [{ limit: "x" }, { limit: 0 }, { repoId: 42 }, { cursor: "not-ours" }]) {
+      expect((await rejection(org.listTasks(query as never))).code).toBe("invalid_request");
+    }
+    expect((await org.listTasks({ limit: 5 })).tasks).toEqual([]);
+  });
+
   it("refuses a non-member's action with forbidden and returns no data", async () => {
     const err = await rejection(client.organization.get(orgKey, { params: { token: outsider.token } }).summary());
     expect(err.code).toBe("forbidden");

@@ -3,8 +3,8 @@ import { actor, event, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
-import type { Repo, RuntimeIssue, RuntimeIssueReport, TaskPage, TaskSummary } from "../../shared/schemas/task.js";
-import { ACTOR_ERRORS, forbidden, internalParams, resolveCaller, type Caller } from "../auth.js";
+import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary } from "../../shared/schemas/task.js";
+import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, type Caller } from "../auth.js";
 import { keys } from "../keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
@@ -103,14 +103,8 @@ export const organization = actor({
       if (!c.conn.state.internal && (!role || !MANAGER_ROLES.includes(role))) {
         throw forbidden("Only owners and admins can change the organization.");
       }
-      const parsed = OrgProfileUpdateSchema.safeParse(update);
-      if (!parsed.success) {
-        throw new UserError("Invalid organization profile.", {
-          code: ACTOR_ERRORS.invalidRequest,
-          metadata: { issues: parsed.error.issues },
-        });
-      }
-      c.state.name = parsed.data.name;
+      const profile = parseInput(OrgProfileUpdateSchema, update, "Invalid organization profile.");
+      c.state.name = profile.name;
       return commit(c);
     },
 
@@ -124,11 +118,7 @@ export const organization = actor({
       if (userId ? !role || !MANAGER_ROLES.includes(role) : !c.conn.state.internal) {
         throw forbidden("Only owners and admins can change the organization's settings.");
       }
-      const parsed = OrgSettingsUpdateSchema.safeParse(update);
-      if (!parsed.success) {
-        throw new UserError("Invalid organization settings.", { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: parsed.error.issues } });
-      }
-      const provider = parsed.data.sandboxProvider;
+      const provider = parseInput(OrgSettingsUpdateSchema, update, "Invalid organization settings.").sandboxProvider;
       const services = actorServices();
       if (provider === "daytona" && !services.daytona) {
         throw new UserError("Daytona is not configured on this Kiln (DAYTONA_API_KEY is unset).", { code: "provider_not_configured" });
@@ -218,7 +208,7 @@ export const organization = actor({
     },
 
     /** Task summaries from this actor's own index: never a call per task. */
-    listTasks: (c, query?: { repoId?: string; limit?: number; cursor?: string }): Promise<TaskPage> => listTaskSummaries(c.db, query ?? {}),
+    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> => listTaskSummaries(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {

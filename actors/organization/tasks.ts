@@ -11,7 +11,7 @@ import {
   type TaskPage,
   type TaskSummary,
 } from "../../shared/schemas/task.js";
-import { ACTOR_ERRORS } from "../auth.js";
+import { ACTOR_ERRORS, parseInput } from "../auth.js";
 import type { TaskInput } from "../task/state.js";
 import { PHASE_LABELS } from "../task/state.js";
 import { repos, tasks, type schema } from "./db.js";
@@ -94,9 +94,7 @@ async function takenBranches(db: OrgDb, repoId: string, base: string): Promise<S
  * valid and, when taken in the repo, suffixed.
  */
 export async function insertTask(db: OrgDb, orgId: string, userId: string, rawBody: unknown, sandboxProvider: string): Promise<{ input: TaskInput; summary: TaskSummary }> {
-  const parsed = CreateTaskBodySchema.safeParse(rawBody);
-  if (!parsed.success) throw new UserError("Invalid task.", { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: parsed.error.issues } });
-  const body = parsed.data;
+  const body = parseInput(CreateTaskBodySchema, rawBody, "Invalid task.");
   const repo = await findRepo(db, body.repoId);
   if (!repo) throw new UserError(`No repository ${body.repoId} in this organization.`, { code: ACTOR_ERRORS.repoNotFound });
   const title = body.title ?? deriveTitle(body.prompt);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { UserError } from "rivetkit";
 import { OpenSessionBodySchema, type SessionSummary } from "../../shared/schemas/session.js";
-import { ACTOR_ERRORS, internalParams } from "../auth.js";
+import { ACTOR_ERRORS, internalParams, parseInput } from "../auth.js";
 import { keys } from "../keys.js";
 import { sandboxGit } from "../sandbox/git.js";
 import { actorLog } from "../services.js";
@@ -19,8 +19,7 @@ function sessionHandle(c: TaskContext, sessionId: string) {
  */
 export async function openSession(c: TaskContext, userId: string, rawBody: unknown): Promise<SessionSummary> {
   const s = c.state;
-  const parsed = OpenSessionBodySchema.safeParse(rawBody ?? {});
-  if (!parsed.success) throw new UserError("Invalid session.", { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: parsed.error.issues } });
+  const body = parseInput(OpenSessionBodySchema, rawBody ?? {}, "Invalid session.");
   if (s.lifecycle.state !== "ready" || !s.sandbox) {
     throw new UserError(`Sessions open once the task is ready (it is ${s.lifecycle.label.toLowerCase()}).`, { code: ACTOR_ERRORS.conflict });
   }
@@ -30,7 +29,6 @@ export async function openSession(c: TaskContext, userId: string, rawBody: unkno
     const ref = s.sessions.find((x) => x.id === previous);
     if (ref) ref.closed = true;
   }
-  const body = parsed.data;
   const sessionId = `s_${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}`;
   const agent = body.agent ?? "mock";
   const name = body.name ?? `Session ${s.sessions.length + 1}`;
