@@ -24,6 +24,9 @@ const HEALTH_TIMEOUT_MS = 20_000;
 /** Client-side deadline per HTTP call; the SDK's default is 24 hours. */
 const REQUEST_TIMEOUT_MS = 30_000;
 const SERVER_LOG = "/tmp/kiln-sandbox-agent.log";
+const SERVER_PID = "/tmp/kiln-sandbox-agent.pid";
+/** What the start command prints when a server it started earlier is still running. */
+const ALREADY_RUNNING = "kiln: sandbox-agent already running";
 
 const PENDING_STATES = new Set(["creating", "starting", "restoring", "pulling_snapshot", "building_snapshot", "pending_build", "resizing", "unknown"]);
 const FAILED_STATES = new Set(["error", "build_failed", "destroyed", "destroying"]);
@@ -162,7 +165,6 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     ep = this.endpointFrom(ref, await this.preview(ref, sandbox));
     if ((await agentHealth(ep.baseUrl, ep.token, ep.headers)).ok) return { endpoint: ep.baseUrl };
 
-    this.agents.forget(ref.sandboxId);
     const started = await sandbox.process
       .executeCommand(this.serverCommand(ref), undefined, undefined, 30)
       .catch((err: unknown) => {
@@ -172,6 +174,8 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     if (started.exitCode !== 0) {
       throw new SandboxError("start_failed", `sandbox-agent failed to start in the Daytona sandbox (exit ${started.exitCode}): ${clip(started.result) || "no output"}`);
     }
+    // Only a new server loses the agent sessions; one that was merely slow to answer keeps them.
+    if (!started.result?.includes(ALREADY_RUNNING)) this.agents.forget(ref.sandboxId);
     const deadline = Date.now() + HEALTH_TIMEOUT_MS;
     let last = "no answer yet";
     while (Date.now() < deadline) {
@@ -193,8 +197,12 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     const script = [
       `mkdir -p ${w} && cd ${w}`,
       `command -v sandbox-agent >/dev/null || { echo "sandbox-agent is not installed in this sandbox (check DAYTONA_SNAPSHOT)"; exit 127; }`,
+      // A server that did not answer through the preview proxy in time may still be alive: a
+      // second one would fail on its port, so leave it be and let the health wait decide.
+      // (Its cmdline, not `kill -0`: a dead server nobody reaped, or a reused pid, would pass that.)
+      `if [ -f ${SERVER_PID} ] && grep -qa sandbox-agent "/proc/$(cat ${SERVER_PID})/cmdline" 2>/dev/null; then echo "${ALREADY_RUNNING}"; exit 0; fi`,
       `nohup sandbox-agent server --no-telemetry -H 0.0.0.0 -p ${this.config.agentPort} --token=${this.agentToken(ref.sandboxId)} >${SERVER_LOG} 2>&1 &`,
-      `pid=$!; sleep 1`,
+      `pid=$!; echo $pid >${SERVER_PID}; sleep 1`,
       `kill -0 $pid 2>/dev/null || { tail -c 2000 ${SERVER_LOG}; exit 1; }`,
     ].join("\n");
     return `sh -c '${script.replace(/'/g, `'\\''`)}'`;
