@@ -124,10 +124,14 @@ async function provision(loop: Loop): Promise<void> {
   if (outcome.kind === "failed") {
     await loop.step("mark-failed", async () => {
       const s = loop.state;
-      if (s.status !== "provisioning") return;
-      s.status = "failed";
-      s.failure = { code: "provisioning_failed", message: `${outcome.phase} failed: ${outcome.message}` };
-      s.instance = { provider: workerProvider(s), url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "failed" };
+      // A retry of this step (the index write failed) finds the state already changed and
+      // publishes again, so the index never keeps showing `provisioning`.
+      if (s.status === "provisioning") {
+        s.status = "failed";
+        s.failure = { code: "provisioning_failed", message: `${outcome.phase} failed: ${outcome.message}` };
+        s.instance = { provider: workerProvider(s), url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "failed" };
+      }
+      if (s.status !== "failed" || !s.failure) return;
       await publishWorker(loop);
       await reportHandledFailure(
         loop.client<Registry>(),
@@ -140,10 +144,12 @@ async function provision(loop: Loop): Promise<void> {
   if (outcome.kind !== "ready") return;
   await loop.step("mark-healthy", async () => {
     const s = loop.state;
-    if (s.status !== "provisioning") return;
-    s.status = "healthy";
-    const where = region(workerProvider(s));
-    s.instance = { provider: workerProvider(s), url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "running", ...(where ? { region: where } : {}) };
+    if (s.status === "provisioning") {
+      s.status = "healthy";
+      const where = region(workerProvider(s));
+      s.instance = { provider: workerProvider(s), url: s.orgId ? workerUrl(s.orgId, s.workerId) : null, status: "running", ...(where ? { region: where } : {}) };
+    }
+    if (s.status !== "healthy") return;
     await publishWorker(loop);
     if (s.orgId) await resolveRuntimeIssues(loop.client(), s.orgId, loop.actorId);
   });
