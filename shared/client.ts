@@ -58,6 +58,10 @@ export interface OrganizationHandlers extends LiveHandlers {
   onOrganization?(org: OrgSummary): void;
   onTaskSummary?(task: TaskSummary): void;
   onRuntimeIssues?(issues: RuntimeIssue[]): void;
+  /** One of the org's cloud workers changed: its new `{ worker, instance }` view. */
+  onWorker?(view: WorkerView): void;
+  /** One of the org's cloud workers is gone. */
+  onWorkerDeleted?(workerId: string): void;
 }
 
 export interface TaskHandlers extends LiveHandlers {
@@ -147,12 +151,15 @@ export function createKilnClient(opts: KilnClientOptions) {
         `${org(orgId)}/tasks/${encodeURIComponent(taskId)}/sessions/${encodeURIComponent(sessionId)}/events?after=${after}&limit=${limit}`,
       ),
 
-    /** Live organization state: its profile, task summaries and runtime issues, each event carrying the new state. */
+    /** Live organization state: its profile, task summaries, runtime issues and cloud workers, each event carrying the new state. */
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       const conn = rivet.organization.get(keys.organization(orgId), { params }).connect();
       if (handlers.onOrganization) conn.on("orgUpdated", handlers.onOrganization);
       if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", handlers.onTaskSummary);
       if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
+      if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+      const onWorkerDeleted = handlers.onWorkerDeleted;
+      if (onWorkerDeleted) conn.on("workerDeleted", (e: { id: string }) => onWorkerDeleted(e.id));
       return live(conn, handlers);
     },
 

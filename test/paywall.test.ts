@@ -87,20 +87,3 @@ describe("the Polar paywall on cloud workers", () => {
     expect(polar.callCount()).toBe(0);
   });
 });
-
-describe("with the paywall off", () => {
-  it("creates cloud workers without ever calling Polar, even when Polar is configured", async () => {
-    const polar = await startFakePolar();
-    const kiln = await startTestKiln({
-      env: { POLAR_FEATURE_GATE_ENABLED: "false", POLAR_ACCESS_TOKEN: polar.accessToken, POLAR_SERVER_URL: polar.serverURL },
-    });
-    try {
-      const A = api(socketTransport(kiln.url), (await signUp(socketTransport(kiln.url))).token);
-      expect((await A.post("/v1/workers", { name: "free", destination: "cloud" })).status).toBe(202);
-      expect(polar.callCount()).toBe(0);
-    } finally {
-      await kiln.stop();
-      await polar.close();
-    }
-  });
-});

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createKilnClient } from "../shared/client.js";
 import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
 import { startFakePolar, type FakePolar } from "./fakes/polar.js";
 import { api } from "./support/api.js";
@@ -109,6 +110,33 @@ describe.each(backends)("cloud workers on the local provisioner (%s)", (backend)
     expect(rotated.status).toBe(200);
     expect(rotated.body.tokens.owner).not.toBe(created.tokens.owner);
     expect((await B.post(`/v1/workers/${created.worker.id}/tokens`)).status).toBe(403);
+  });
+
+  it("streams the org's workers to every member subscribed to the org, from creation to deletion", async () => {
+    const client = createKilnClient({ baseUrl: kiln.url, token: ben.token });
+    const views: WorkerView[] = [];
+    const deleted: string[] = [];
+    let opened = false;
+    const stop = client.subscribeOrganization(`personal-${ann.user.id}`, {
+      onWorker: (v) => views.push(v),
+      onWorkerDeleted: (id) => deleted.push(id),
+      onOpen: () => (opened = true),
+    });
+    try {
+      await until(async () => opened, (o) => o);
+      const id = (await A.post<CreatedWorker>("/v1/workers", { name: "watched", destination: "cloud" })).body.worker.id;
+      const mine = () => views.filter((v) => v.worker.id === id);
+      await until(async () => mine(), (v) => v.some((x) => x.worker.status === "healthy"));
+      expect(mine().at(-1)?.instance).toMatchObject({ provider: "local", status: "running" });
+      expect((await A.patch(`/v1/workers/${id}`, { name: "watched-2" })).status).toBe(200);
+      await until(async () => mine(), (v) => v.some((x) => x.worker.name === "watched-2"));
+      await A.del(`/v1/workers/${id}`);
+      await until(async () => deleted, (d) => d.includes(id));
+      expect(mine().some((v) => v.worker.status === "deleting")).toBe(true);
+    } finally {
+      await stop();
+      await client.dispose();
+    }
   });
 
   it("deletes a cloud worker for real: its instance and process are gone, then the worker is", async () => {

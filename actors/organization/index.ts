@@ -3,6 +3,7 @@ import { actor, event, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
+import type { WorkerView } from "../../shared/schemas/worker.js";
 import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, type Caller } from "../auth.js";
 import { keys } from "../keys.js";
@@ -85,6 +86,10 @@ export const organization = actor({
     taskSummaryUpdated: event<TaskSummary>(),
     /** The whole (bounded) runtime-issue list, whenever it changes. */
     runtimeIssuesUpdated: event<RuntimeIssue[]>(),
+    /** One of the org's cloud workers changed (created, provisioning → healthy | failed, renamed, tearing down). */
+    workerUpdated: event<WorkerView>(),
+    /** One of the org's cloud workers is gone. */
+    workerDeleted: event<{ id: string }>(),
   },
   actions: {
     /** The org as a member sees it. */
@@ -221,6 +226,17 @@ export const organization = actor({
     recordTaskSummary: async (c, summary: TaskSummary): Promise<void> => {
       requireInternal(c.conn.state);
       if (await applyTaskSummary(c.db, summary)) c.broadcast("taskSummaryUpdated", summary);
+    },
+
+    /**
+     * Kiln-internal: a WorkerActor pushes its view here on every change, so a workbench
+     * subscribed to the org sees its workers live. The gateway's worker index stays the list's
+     * source; this only broadcasts.
+     */
+    recordWorker: async (c, change: { view: WorkerView } | { deletedId: string }): Promise<void> => {
+      requireInternal(c.conn.state);
+      if ("view" in change) c.broadcast("workerUpdated", change.view);
+      else c.broadcast("workerDeleted", { id: change.deletedId });
     },
 
     /** Kiln-internal: a task claims a branch name in its repo before renaming it in git. */

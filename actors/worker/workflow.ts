@@ -45,6 +45,7 @@ export function workerProvider(s: Pick<WorkerState, "provider">): string {
 /** What both worker actions and workflow steps can do to publish: read state and broadcast. */
 export interface WorkerPublisher {
   state: Loop["state"];
+  client: Loop["client"];
   broadcast(name: "workerUpdated", view: WorkerView): void;
   broadcast(name: "workerDeleted", body: { id: string }): void;
 }
@@ -61,6 +62,10 @@ export async function publishWorker(c: WorkerPublisher): Promise<void> {
   await actorServices().syncWorkerIndex(s.orgId, s.workerId, s.createdBy, view);
   if (view) c.broadcast("workerUpdated", view);
   else c.broadcast("workerDeleted", { id: s.workerId });
+  // The org's subscribers (a workbench's worker list) hear of it through their coordinator.
+  await c.client<Registry>()
+    .organization.get(keys.organization(s.orgId), { params: internalParams() })
+    .recordWorker(view ? { view } : { deletedId: s.workerId });
 }
 
 /** Where the instance runs, when the provider has regions. */
