@@ -392,7 +392,7 @@ async function main(): Promise<void> {
     return [label, ms(s.p50Ms), ms(s.p95Ms), note];
   };
   const segRows = (runLabel: string, xs: Created[]) => [
-    seg(`${runLabel}: actor created → SandboxInstanceActor created`, xs.map((x) => x.sandboxCreatedMs), "the rest of the POST, the queue message, workflow step `check-provision`, start of step `advance`"),
+    seg(`${runLabel}: actor created → SandboxInstanceActor created`, xs.map((x) => x.sandboxCreatedMs), "the rest of the POST, the queue message, workflow steps `provision-started` (after the `removed` markers), start of step `advance`"),
     seg(`${runLabel}: → sandbox-agent spawned`, xs.map((x) => x.spawnedMs - x.sandboxCreatedMs), "in `advance`: sandbox `create` (mkdir, token, mock agent install), then `ensure` up to spawn()"),
     seg(`${runLabel}: → marked healthy`, xs.map((x) => x.serverMs - x.spawnedMs), "health wait in `ensureServer`, end of `advance`, step `mark-healthy` with its index write"),
   ];
