@@ -98,6 +98,8 @@ describe("OrganizationActor over a real socket", () => {
         const seen = nextEvent<OrgSummary>((cb) => member.on("orgUpdated", cb));
         await member.updateProfile({ name: "Olive's private lab" });
         expect((await seen).name).toBe("Olive's private lab");
+        // Give a leaked copy on the other socket time to land before looking.
+        await new Promise((r) => setTimeout(r, 250));
       } finally {
         await member.dispose();
       }

@@ -7,7 +7,7 @@
  * turn) goes through sandbox-agent over the preview URL, as it would on Daytona.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installMockAgent } from "../actors/sandbox/agent/install.js";
@@ -17,9 +17,9 @@ import type { SessionEvent, SessionSummary } from "../shared/schemas/session.js"
 import type { TaskView } from "../shared/schemas/task.js";
 import { startFakeDaytona, type FakeDaytona } from "./fakes/daytona.js";
 import { api } from "./support/api.js";
-import { git, makeBareRepo } from "./support/git.js";
+import { git, makeBareRepo, workingCopy } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
-import { startTestKiln, tempDir, type TestKiln } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, startTestKiln, tempDataDir, tempDir, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 
@@ -124,6 +124,40 @@ describe("a Kiln whose sandboxes run on Daytona by default", () => {
       expect((await A.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "daytona" })).status).toBe(200);
     } finally {
       await kiln.stop();
+      await daytona.close();
+    }
+  });
+
+  it("no longer honours a host provider an org chose before the operator moved sandboxes to Daytona", async () => {
+    const daytona = await startFakeDaytona();
+    const dataDir = tempDataDir();
+    seedDataDir(dataDir);
+    const daytonaEnv = { DAYTONA_API_KEY: daytona.apiKey, DAYTONA_API_URL: daytona.apiUrl, DAYTONA_TARGET: daytona.target };
+    try {
+      const before = await spawnKiln({ KILN_DATA_DIR: dataDir, ...daytonaEnv });
+      const user = await signUp(socketTransport(before.url));
+      const orgId = `personal-${user.user.id}`;
+      const A = api(socketTransport(before.url), user.token);
+      expect((await A.patch(`/v1/orgs/${orgId}/settings`, { sandboxProvider: "local-git" })).status).toBe(200);
+      const repoId = await A.addRepo(orgId, makeBareRepo());
+      expect(await before.kill()).toBe(0);
+
+      const after = await spawnKiln({ KILN_DATA_DIR: dataDir, KILN_SANDBOX_PROVIDER: "daytona", ...daytonaEnv });
+      try {
+        const B = api(socketTransport(after.url), user.token);
+        const task = await B.createTask(orgId, { repoId, prompt: "Stay off the host" });
+        // The task's sandbox is created on Daytona, labelled with the task, and nothing on the host.
+        const created = await until(
+          async () => daytona.requestsTo("POST", "/sandbox").map((r) => (r.body as { labels?: Record<string, string> }).labels?.["kiln.sandbox"]),
+          (ids) => ids.includes(task.id),
+          { timeoutMs: 15_000 },
+        );
+        expect(created).toContain(task.id);
+        expect(existsSync(workingCopy(dataDir, task.id))).toBe(false);
+      } finally {
+        await after.kill();
+      }
+    } finally {
       await daytona.close();
     }
   });

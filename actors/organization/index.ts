@@ -194,7 +194,7 @@ export const organization = actor({
     createTask: async (c, body: unknown): Promise<TaskSummary> => {
       const userId = requireUser(c.conn.state);
       const orgId = requireExists(c.state);
-      const { input, summary } = await insertTask(c.db, orgId, userId, body, c.state.sandboxProvider ?? actorServices().defaultSandboxProvider);
+      const { input, summary } = await insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider));
       try {
         await c
           .client<Registry>()
@@ -346,4 +346,16 @@ async function commit(c: CommitContext): Promise<OrgSummary> {
   });
   c.broadcast("orgUpdated", summary);
   return summary;
+}
+
+/**
+ * Where this org's next task sandbox runs: its setting, unless the operator has since moved
+ * sandboxes off the host (a setting saved earlier must not keep agents on Kiln's machine).
+ */
+function sandboxProviderFor(setting: string | null | undefined): string {
+  const fallback = actorServices().defaultSandboxProvider;
+  if (!setting) return fallback;
+  if (sandboxProviderAllowed(setting, fallback)) return setting;
+  actorLog().warn({ setting, provider: fallback }, "the organization's sandbox provider is no longer allowed here; using the default");
+  return fallback;
 }

@@ -199,8 +199,10 @@ export class DaytonaSandboxProvider implements SandboxProvider {
       `command -v sandbox-agent >/dev/null || { echo "sandbox-agent is not installed in this sandbox (check DAYTONA_SNAPSHOT)"; exit 127; }`,
       // A server that did not answer through the preview proxy in time may still be alive: a
       // second one would fail on its port, so leave it be and let the health wait decide.
-      // (Its cmdline, not `kill -0`: a dead server nobody reaped, or a reused pid, would pass that.)
-      `if [ -f ${SERVER_PID} ] && grep -qa sandbox-agent "/proc/$(cat ${SERVER_PID})/cmdline" 2>/dev/null; then echo "${ALREADY_RUNNING}"; exit 0; fi`,
+      // Its argv, not \`kill -0\`: a dead server nobody reaped, or a pid reused by another process
+      // (this very script included, whose text names the server), would pass that.
+      `p=$(cat ${SERVER_PID} 2>/dev/null)`,
+      `if [ -n "$p" ] && [ "$p" != "$$" ] && { tr "\\000" " " <"/proc/$p/cmdline"; } 2>/dev/null | grep -qE "^([^ ]*/)?sandbox-agent server "; then echo "${ALREADY_RUNNING}"; exit 0; fi`,
       `nohup sandbox-agent server --no-telemetry -H 0.0.0.0 -p ${this.config.agentPort} --token=${this.agentToken(ref.sandboxId)} >${SERVER_LOG} 2>&1 &`,
       `pid=$!; echo $pid >${SERVER_PID}; sleep 1`,
       `kill -0 $pid 2>/dev/null || { tail -c 2000 ${SERVER_LOG}; exit 1; }`,

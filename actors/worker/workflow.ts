@@ -2,7 +2,7 @@ import { Loop, type WorkflowLoopContextOf } from "rivetkit/workflow";
 import { internalParams } from "../auth.js";
 import { keys } from "../keys.js";
 import { reportHandledFailure, resolveRuntimeIssues } from "../runtime-issues.js";
-import { actorServices } from "../services.js";
+import { actorLog, actorServices } from "../services.js";
 import type { Client } from "rivetkit/client";
 import type { Registry } from "../registry.js";
 import type { WorkerView } from "../../shared/schemas/worker.js";
@@ -62,10 +62,13 @@ export async function publishWorker(c: WorkerPublisher): Promise<void> {
   await actorServices().syncWorkerIndex(s.orgId, s.workerId, s.createdBy, view);
   if (view) c.broadcast("workerUpdated", view);
   else c.broadcast("workerDeleted", { id: s.workerId });
-  // The org's subscribers (a workbench's worker list) hear of it through their coordinator.
-  await c.client<Registry>()
+  // The org's subscribers (a workbench's worker list) hear of it through their coordinator. Only
+  // a broadcast: it must never keep a command from being queued, and subscribers re-read on open.
+  await c
+    .client<Registry>()
     .organization.get(keys.organization(s.orgId), { params: internalParams() })
-    .recordWorker(view ? { view } : { deletedId: s.workerId });
+    .recordWorker(view ? { view } : { deletedId: s.workerId })
+    .catch((err: unknown) => actorLog().warn({ err, workerId: s.workerId }, "could not push a worker change to its organization"));
 }
 
 /** Where the instance runs, when the provider has regions. */
@@ -100,8 +103,9 @@ async function advance(loop: Loop): Promise<Outcome> {
 async function provision(loop: Loop): Promise<void> {
   // The first provisioning flow's steps: a worker an upgrade caught mid-way replays past them.
   for (const previous of ["check-provision", "create-instance", "start-server"]) await loop.removed(previous, "step");
-  const startedAt = await loop.step("provision-started", async () => (loop.state.status === "provisioning" ? Date.now() : null));
-  if (startedAt === null) return;
+  // Unconditional: a step that returned early on some replays and not others would leave the
+  // loop's recorded entries unvisited. A worker no longer provisioning ends as `cancelled`.
+  const startedAt = await loop.step("provision-started", async () => Date.now());
   const outcome = await loop.loop<{ transientFailures: number }, Outcome>({
     name: "await-instance",
     state: { transientFailures: 0 },
