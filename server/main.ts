@@ -46,9 +46,17 @@ async function main(): Promise<void> {
     logger.fatal({ err }, "Kiln failed to start");
     process.exit(1);
   }
-  process.stdout.write(
-    `Kiln ${kiln.actorsMode === "local" ? "" : "(engine) "}ready at ${kiln.url}  (db: ${kiln.db.kind}, data: ${config.dataDir}, docs: ${kiln.url}/docs)\n`,
-  );
+  const running = kiln;
+  const stop = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    running.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  // Before the ready line: whoever waits for it may signal at once, and a signal that comes
+  // before a handler exists kills the process without a clean stop.
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
   const openFiles = openFilesLimit();
   if (openFiles !== null && openFiles < MIN_OPEN_FILES) {
     // Told at start, not found later as EMFILE under load.
@@ -57,14 +65,9 @@ async function main(): Promise<void> {
       `the open-files limit is low: each awake actor holds ${FDS_PER_AWAKE_ACTOR} descriptors; raise it (ulimit -n ${MIN_OPEN_FILES}) before serving many tasks`,
     );
   }
-  const stop = (signal: string) => {
-    logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    kiln.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.stdout.write(
+    `Kiln ${kiln.actorsMode === "local" ? "" : "(engine) "}ready at ${kiln.url}  (db: ${kiln.db.kind}, data: ${config.dataDir}, docs: ${kiln.url}/docs)\n`,
+  );
 }
 
 void main();
