@@ -135,7 +135,7 @@ async function meParts(kiln: Kiln, token: string, userId: string): Promise<HttpR
       stats: await timeCalls(async () => (await kiln.app.request("/v1/me", { headers })).arrayBuffer(), n, w),
     },
     {
-      label: "`auth.api.getSession` with the Bearer token (a cache miss; cookies always)",
+      label: "`auth.api.getSession` with the Bearer token (what a cache miss costs)",
       stats: await timeCalls(() => kiln.auth.api.getSession({ headers: new Headers(headers) }), n, w),
     },
     { label: "`organizations.listForUser` (org_membership index)", stats: await timeCalls(() => kiln.organizations.listForUser(userId), n, w) },

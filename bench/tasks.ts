@@ -390,7 +390,7 @@ async function main(): Promise<void> {
       label: 'whole route, `kiln.app.request(".../tasks")` (no socket)',
       stats: await timeCalls(async () => (await kiln.app.request(`/v1/orgs/${user.orgId}/tasks${LIST_QUERY}`, { headers: user.headers })).arrayBuffer(), partN, partW),
     },
-    { label: "`auth.api.getSession` with the Bearer token (a cache miss; cookies always)", stats: await timeCalls(() => kiln.auth.api.getSession({ headers: reqHeaders }), partN, partW) },
+    { label: "`auth.api.getSession` with the Bearer token (what a cache miss costs)", stats: await timeCalls(() => kiln.auth.api.getSession({ headers: reqHeaders }), partN, partW) },
     { label: "`organizations.isMember` (org_membership index)", stats: await timeCalls(() => kiln.organizations.isMember(user.orgId, user.userId), partN, partW) },
     { label: "OrganizationActor `listTasks`, in-process client", stats: await timeCalls(() => orgHandle.listTasks({ limit: 1_000 }), partN, partW) },
     {

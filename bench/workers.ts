@@ -297,7 +297,7 @@ async function main(): Promise<void> {
       label: "whole route, `kiln.app.request(\"/v1/workers/:id\")` (no socket)",
       stats: await timeCalls(async () => (await kiln.app.request(`/v1/workers/${target.id}`, { headers })).arrayBuffer(), PART_CALLS, w),
     },
-    { label: "`auth.api.getSession` with the Bearer token (a cache miss; cookies always)", stats: await timeCalls(() => kiln.auth.api.getSession({ headers: new Headers(headers) }), PART_CALLS, w) },
+    { label: "`auth.api.getSession` with the Bearer token (what a cache miss costs)", stats: await timeCalls(() => kiln.auth.api.getSession({ headers: new Headers(headers) }), PART_CALLS, w) },
     {
       label: "worker_index row by id (the route's `select … limit 1`)",
       stats: await timeCalls(() => kiln.db.db.select().from(workerIndex).where(eq(workerIndex.workerId, target.id)).limit(1), PART_CALLS, w),

@@ -62,7 +62,7 @@ async function freePort(host: string): Promise<number> {
 }
 
 /**
- * Bearer tokens are re-verified against the database at least this often. Revocation inside
+ * Session credentials are re-verified against the database at least this often. Revocation inside
  * this Kiln is immediate regardless (see SessionCache); this bounds only out-of-band changes.
  */
 const SESSION_CACHE_TTL_MS = 30_000;

@@ -10,15 +10,15 @@ interface Entry {
 }
 
 export interface SessionCacheOptions {
-  /** How long a verified bearer token is trusted without asking the database again. */
+  /** How long a verified credential is trusted without asking the database again. */
   ttlMs: number;
   /** Beyond this many tokens the oldest are dropped; a dropped token is simply looked up again. */
   maxEntries: number;
 }
 
 /**
- * A read-through cache of verified bearer tokens, so that polling clients (the Mac app, workers'
- * status) do not pay a session lookup per request.
+ * A read-through cache of verified credentials (bearer tokens, session cookies), so that
+ * polling clients (the Mac app, workers' status) do not pay a session lookup per request.
  *
  * Revocation stays immediate within this Kiln: better-auth's session and user hooks call
  * `forgetToken`/`forgetUser` on every delete or update, and a lookup that raced with one of

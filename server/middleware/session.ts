@@ -15,15 +15,30 @@ export async function lookupSession(auth: KilnAuth, headers: Headers): Promise<R
   };
 }
 
+/** better-auth's session cookie (with the `__Secure-` prefix it takes over https). */
+const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.session_token=([^;]+)/;
+
 /**
- * Resolves a request's session. A bearer token alone (API clients, the Mac app, actor
- * connections) goes through the cache; a cookie always asks better-auth, which owns its rules.
+ * The credential a request's session hangs on, as a cache key: its bearer token, or else its
+ * signed session cookie. Requests carrying both, or neither, are not cached.
+ */
+function credentialOf(headers: Headers): string | undefined {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(headers.get("authorization") ?? "")?.[1];
+  const cookie = SESSION_COOKIE.exec(headers.get("cookie") ?? "")?.[1];
+  if (bearer && cookie) return undefined;
+  if (bearer) return `bearer:${bearer}`;
+  return cookie ? `cookie:${cookie}` : undefined;
+}
+
+/**
+ * Resolves a request's session through the cache: a credential better-auth verified once
+ * (bearer token or signed cookie) is not looked up again until it changes or the TTL passes.
  */
 export function sessionResolver(auth: KilnAuth, cache: SessionCache): (headers: Headers) => Promise<ResolvedSession | null> {
   return (headers) => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(headers.get("authorization") ?? "")?.[1];
-    if (!bearer || headers.has("cookie")) return lookupSession(auth, headers);
-    return cache.resolve(bearer, () => lookupSession(auth, headers));
+    const credential = credentialOf(headers);
+    if (!credential) return lookupSession(auth, headers);
+    return cache.resolve(credential, () => lookupSession(auth, headers));
   };
 }
 
