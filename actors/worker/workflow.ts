@@ -42,7 +42,7 @@ export function workerProvider(s: Pick<WorkerState, "provider">): string {
   return s.provider || "local";
 }
 
-/** What both worker actions and workflow steps can do to publish: read state and broadcast. */
+/** What both worker actions and workflow steps can do to publish: read state, broadcast, reach other actors. */
 export interface WorkerPublisher {
   state: Loop["state"];
   client: Loop["client"];
