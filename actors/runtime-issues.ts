@@ -1,7 +1,7 @@
 import type { WorkflowErrorEvent } from "rivetkit/workflow";
 import type { RuntimeIssueReport } from "../shared/schemas/task.js";
 import { internalParams } from "./auth.js";
-import { keys } from "./keys.js";
+import { keys } from "../shared/keys.js";
 import type { Registry } from "./registry.js";
 import { actorLog } from "./services.js";
 import type { Client } from "rivetkit";

@@ -15,7 +15,7 @@ import pg from "pg";
 import { createClient } from "rivetkit/client";
 import { WebSocket, WebSocketServer } from "ws";
 import { internalParams } from "../actors/auth.js";
-import { keys, personalOrgId } from "../actors/keys.js";
+import { keys, personalOrgId } from "../shared/keys.js";
 import type { Registry } from "../actors/registry.js";
 import type { Kiln } from "../server/app.js";
 import { bearerBaselineApp, envInt, listen, loadTable, machineDescription, makeLog, ms, partsTable, runBench, runLoad, signUp, startBenchKiln, table, timeCalls, type Cleanups, type LoadKnobs, type Part, type ServedLoad, type Stats } from "./support.js";

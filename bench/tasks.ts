@@ -29,7 +29,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { internalParams } from "../actors/auth.js";
-import { keys, personalOrgId } from "../actors/keys.js";
+import { keys, personalOrgId } from "../shared/keys.js";
 import type { TaskSummary } from "../shared/schemas/task.js";
 import { createBareRepo, git } from "../test/support/git-fixture.js";
 import { bearerBaselineApp, envInt, listen, machineDescription, makeLog, ms, runBench, signUp as signUpUser, sleep, startBenchKiln, stats, table, timeCalls, timed, type Cleanups, type Stats } from "./support.js";

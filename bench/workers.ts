@@ -31,7 +31,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
-import { keys } from "../actors/keys.js";
+import { keys } from "../shared/keys.js";
 import { installMockAgent } from "../actors/sandbox/agent/install.js";
 import { freePort, stopChild } from "../actors/sandbox/child-process.js";
 import { sandboxAgentBinary } from "../actors/sandbox/local.js";

@@ -1,5 +1,5 @@
 import { internalParams } from "../actors/auth.js";
-import { keys } from "../actors/keys.js";
+import { keys } from "../shared/keys.js";
 import type { KilnClient } from "./rivet.js";
 
 /**

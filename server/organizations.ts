@@ -1,6 +1,6 @@
 import { and, eq, notInArray } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
-import { keys } from "../actors/keys.js";
+import { keys } from "../shared/keys.js";
 import type { OrgIndexSnapshot } from "../actors/services.js";
 import type { OrgMember, OrgMembership, OrgSummary } from "../shared/schemas/org.js";
 import type { AppDb } from "./db/index.js";

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { internalParams } from "../actors/auth.js";
-import { keys } from "../actors/keys.js";
+import { keys } from "../shared/keys.js";
 import type { Organizations } from "./organizations.js";
 import type { KilnClient } from "./rivet.js";
 import type { Workers } from "./workers.js";

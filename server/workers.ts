@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
-import { keys, personalOrgId } from "../actors/keys.js";
+import { keys, personalOrgId } from "../shared/keys.js";
 import { newWorkerTokens, withCurrentUrl } from "../actors/worker/state.js";
 import { ForbiddenError, KilnError } from "../shared/errors.js";
 import type { CreateWorkerBody, CreatedWorker, WorkerTokens, WorkerView } from "../shared/schemas/worker.js";

@@ -11,7 +11,7 @@
  * ```
  */
 import { createClient } from "rivetkit/client";
-import { keys } from "../actors/keys.js";
+import { keys } from "./keys.js";
 import type { Registry } from "../actors/registry.js";
 import type { ErrorBody } from "./errors.js";
 import type { Me } from "./schemas/auth.js";

@@ -3,7 +3,7 @@
  * Render) against the local fakes in test/fakes/, through the public routes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keys } from "../actors/keys.js";
+import { keys } from "../shared/keys.js";
 import { createKilnClient } from "../shared/client.js";
 import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
 import { startFakeDaytona, type FakeDaytona } from "./fakes/daytona.js";

@@ -1,7 +1,7 @@
 import { actor, UserError } from "rivetkit";
 import type { OrgSummary } from "../../shared/schemas/org.js";
 import { ACTOR_ERRORS, internalParams, resolveCaller, type Caller } from "../auth.js";
-import { keys, personalOrgId } from "../keys.js";
+import { keys, personalOrgId } from "../../shared/keys.js";
 import type { OrganizationInput } from "../organization/index.js";
 import type { Registry } from "../registry.js";
 

@@ -6,7 +6,7 @@ import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/sc
 import type { WorkerView } from "../../shared/schemas/worker.js";
 import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, type Caller } from "../auth.js";
-import { keys } from "../keys.js";
+import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";

@@ -1,7 +1,7 @@
 import { actor, queue } from "rivetkit";
 import { Loop, workflow } from "rivetkit/workflow";
 import { authorizeOrgChild, internalOnly, internalParams, type Caller } from "../auth.js";
-import { keys } from "../keys.js";
+import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
 

@@ -4,7 +4,7 @@ import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import { db } from "rivetkit/db/drizzle";
 import type { SessionEvent, SessionStatus, SessionSummary } from "../../shared/schemas/session.js";
 import { ACTOR_ERRORS, authorizeOrgChild, internalParams, type Caller } from "../auth.js";
-import { keys } from "../keys.js";
+import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { buildHistory, type HistoryTurn } from "../sandbox/agent/history.js";
 import { WORKDIR } from "../sandbox/git.js";

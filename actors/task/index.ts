@@ -3,7 +3,7 @@ import { workflow } from "rivetkit/workflow";
 import { isValidBranchName } from "../../shared/branch.js";
 import { SessionIdSchema, type TaskDetail, type TaskView, type Workbench } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, internalParams, type Caller } from "../auth.js";
-import { keys } from "../keys.js";
+import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
 import { sandboxGit } from "../sandbox/git.js";

@@ -1,7 +1,7 @@
 import type { Client } from "rivetkit";
 import type { HistoryKind, TaskDetail } from "../../shared/schemas/task.js";
 import { internalParams } from "../auth.js";
-import { keys } from "../keys.js";
+import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import type { SandboxExec } from "../sandbox/git.js";
 import { sandboxRefFor, taskDetail, taskSummary, type TaskState } from "./state.js";

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { UserError } from "rivetkit";
 import { OpenSessionBodySchema, type SessionSummary } from "../../shared/schemas/session.js";
 import { ACTOR_ERRORS, internalParams, parseInput } from "../auth.js";
-import { keys } from "../keys.js";
+import { keys } from "../../shared/keys.js";
 import { sandboxGit } from "../sandbox/git.js";
 import { actorLog } from "../services.js";
 import { publishTask, taskExec, type TaskContext } from "./publish.js";

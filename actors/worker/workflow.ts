@@ -1,6 +1,6 @@
 import { Loop, type WorkflowLoopContextOf } from "rivetkit/workflow";
 import { internalParams } from "../auth.js";
-import { keys } from "../keys.js";
+import { keys } from "../../shared/keys.js";
 import { reportHandledFailure, resolveRuntimeIssues } from "../runtime-issues.js";
 import { actorLog, actorServices } from "../services.js";
 import type { Client } from "rivetkit/client";
