@@ -30,6 +30,9 @@ import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { PersonalTokens } from "./tokens.js";
+import { limitBody } from "./middleware/body-limit.js";
 import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
@@ -111,6 +114,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       onUserChanged: (userId) => sessionCache.forgetUser(userId),
     });
     const resolveSession = sessionResolver(auth, sessionCache);
+    const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -163,7 +167,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
-    app.use("/v1/*", requireSession(resolveSession));
+    app.use("/v1/*", requireSession(resolveSession, tokens));
+    app.use("/v1/tokens", limitBody(16 * 1024));
     app.route("/", meRoutes(organizations));
     app.use("/v1/orgs/:orgId", requireOrgMember(organizations));
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
@@ -174,6 +179,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", sessionRoutes(kilnClient));
     app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
+    app.route("/", tokenRoutes(tokens));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));

@@ -105,4 +105,7 @@ export const workerIndex = pgTable(
   (t) => [index("worker_index_org_idx").on(t.orgId, t.createdAt)],
 );
 
-export const schema = { user, session, account, verification, orgMembership, workerIndex };
+import { deviceIndex, personalAccessToken, watcherIndex } from "./device-schema.js";
+export { deviceIndex, personalAccessToken, watcherIndex };
+
+export const schema = { user, session, account, verification, orgMembership, workerIndex, personalAccessToken, deviceIndex, watcherIndex };
