@@ -33,6 +33,8 @@ import { sessionRoutes } from "./routes/sessions.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { PersonalTokens } from "./tokens.js";
+import { Devices } from "./devices.js";
+import { mountDeviceApi } from "./device-api.js";
 import { limitBody } from "./middleware/body-limit.js";
 import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
@@ -124,6 +126,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     });
     const resolveSession = sessionResolver(auth, sessionCache);
     const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
+    const devices = new Devices(db.db, organizations, tokens, () => {
+      if (!client) throw new Error("actors are not started yet");
+      return client;
+    });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -138,6 +144,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         return result ? { userId: result.user.id, sessionId: result.session.id } : null;
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
+      devices,
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
       syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
       sandboxRoot,
@@ -189,6 +196,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
     app.route("/", tokenRoutes(tokens));
+    mountDeviceApi(app, { devices, tokens, client: kilnClient });
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
