@@ -10,6 +10,7 @@ import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";
+import { ActorLock, lockVars } from "../lock.js";
 import { actorLog, actorServices } from "../services.js";
 import { repos, schema, tasks } from "./db.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
@@ -80,6 +81,11 @@ export const organization = actor({
     return caller;
   },
   db: db({ schema, migrations }),
+  /**
+   * The org's lock: membership and settings commits (each pushes the whole member list to the
+   * gateway's index, so they must land in order), branch-name choices and runtime-issue writes.
+   */
+  createVars: lockVars,
   events: {
     orgUpdated: event<OrgSummary>(),
     /** One task's new summary, whenever it changes. */
@@ -175,7 +181,8 @@ export const organization = actor({
       if (existing) return { repo: existing, created: false };
       const { defaultBranch } = await probeRemote(remote.url);
       const repo: Repo = { id, remoteUrl: remote.url, name: remote.name, defaultBranch, createdBy: userId, createdAt: new Date().toISOString() };
-      await c.db.insert(repos).values(repo).onConflictDoNothing();
+      // Two adds of one remote at once both get here; the insert decides which one created it.
+      const inserted = await c.db.insert(repos).values(repo).onConflictDoNothing().returning({ id: repos.id });
       const orgId = requireExists(c.state);
       await c
         .client<Registry>()
@@ -184,7 +191,7 @@ export const organization = actor({
           createWithInput: { orgId, repoId: id, remoteUrl: repo.remoteUrl, name: repo.name, defaultBranch },
         })
         .describe();
-      return { repo: (await findRepo(c.db, id)) ?? repo, created: true };
+      return { repo: (await findRepo(c.db, id)) ?? repo, created: inserted.length > 0 };
     },
 
     /**
@@ -194,7 +201,8 @@ export const organization = actor({
     createTask: async (c, body: unknown): Promise<TaskSummary> => {
       const userId = requireUser(c.conn.state);
       const orgId = requireExists(c.state);
-      const { input, summary } = await insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider));
+      // Locked: two tasks created at once must not both pick the same free branch name.
+      const { input, summary } = await c.vars.lock.run(() => insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider)));
       try {
         await c
           .client<Registry>()
@@ -242,7 +250,7 @@ export const organization = actor({
     /** Kiln-internal: a task claims a branch name in its repo before renaming it in git. */
     reserveBranch: async (c, repoId: string, taskId: string, name: string): Promise<void> => {
       requireInternal(c.conn.state);
-      await reserveBranch(c.db, repoId, taskId, name);
+      await c.vars.lock.run(() => reserveBranch(c.db, repoId, taskId, name));
     },
 
     /** Kiln-internal: after a restart, resumes every task still provisioning, or fails it with a reason. */
@@ -276,22 +284,29 @@ export const organization = actor({
     /** Kiln-internal: the `onError` hook of a workflow actor in this org reports here. */
     recordRuntimeIssue: async (c, report: RuntimeIssueReport): Promise<void> => {
       requireInternal(c.conn.state);
-      await insertRuntimeIssue(c.db, report);
-      c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      // Locked, like every write to the list: each broadcast carries a list no older than the last one sent.
+      await c.vars.lock.run(async () => {
+        await insertRuntimeIssue(c.db, report);
+        c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      });
     },
 
     /** Kiln-internal: an actor succeeded after failing; its open issues resolve. */
     resolveRuntimeIssues: async (c, actorId: string): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await resolveIssuesOf(c.db, actorId)) c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      await c.vars.lock.run(async () => {
+        if (await resolveIssuesOf(c.db, actorId)) c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      });
     },
 
     /** Members clear issues, all or one actor's. */
     clearRuntimeIssues: async (c, actorId?: string): Promise<RuntimeIssue[]> => {
-      await clearRuntimeIssues(c.db, typeof actorId === "string" ? actorId : undefined);
-      const issues = await listRuntimeIssues(c.db);
-      c.broadcast("runtimeIssuesUpdated", issues);
-      return issues;
+      return c.vars.lock.run(async () => {
+        await clearRuntimeIssues(c.db, typeof actorId === "string" ? actorId : undefined);
+        const issues = await listRuntimeIssues(c.db);
+        c.broadcast("runtimeIssuesUpdated", issues);
+        return issues;
+      });
     },
 
     /** Kiln-internal: removes a member and closes their live connections at once. */
@@ -326,6 +341,7 @@ function requireExists(state: OrganizationState): string {
 
 interface CommitContext {
   state: OrganizationState;
+  vars: { lock: ActorLock };
   saveState(opts: { immediate: boolean }): Promise<void>;
   broadcast(name: "orgUpdated", summary: OrgSummary): void;
 }
@@ -336,16 +352,20 @@ interface CommitContext {
  */
 async function commit(c: CommitContext): Promise<OrgSummary> {
   c.state.updatedAt = new Date().toISOString();
-  await c.saveState({ immediate: true });
-  const summary = summarize(c.state);
-  await actorServices().syncOrgIndex({
-    orgId: summary.id,
-    kind: summary.kind,
-    name: summary.name,
-    members: summary.members.map((m) => ({ userId: m.userId, role: m.role })),
+  // Locked, and the summary taken inside: concurrent commits push the member list to the index in
+  // order, so the index never ends on an older list than the actor's (a removed member kept).
+  return c.vars.lock.run(async () => {
+    await c.saveState({ immediate: true });
+    const summary = summarize(c.state);
+    await actorServices().syncOrgIndex({
+      orgId: summary.id,
+      kind: summary.kind,
+      name: summary.name,
+      members: summary.members.map((m) => ({ userId: m.userId, role: m.role })),
+    });
+    c.broadcast("orgUpdated", summary);
+    return summary;
   });
-  c.broadcast("orgUpdated", summary);
-  return summary;
 }
 
 /**
