@@ -15,12 +15,17 @@ export const ERROR_STATUS = {
   repo_not_found: 404,
   task_not_found: 404,
   worker_not_found: 404,
+  invitation_not_found: 404,
+  member_not_found: 404,
   conflict: 409,
+  personal_org: 409,
+  github_managed: 409,
   repo_unreachable: 422,
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
   billing_unavailable: 503,
+  github_not_configured: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
