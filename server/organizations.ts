@@ -8,6 +8,7 @@ import type { OrgMember, OrgMembership, OrgSummary } from "../shared/schemas/org
 import type { OrganizationInput } from "../actors/organization/index.js";
 import type { AppDb } from "./db/index.js";
 import { orgInvitation, orgMembership } from "./db/schema.js";
+import type { MembershipCache } from "./membership-cache.js";
 import type { KilnClient } from "./rivet.js";
 
 export interface UserIdentity {
@@ -24,6 +25,7 @@ export class Organizations {
   constructor(
     private readonly db: AppDb,
     private readonly client: () => KilnClient,
+    private readonly cache: MembershipCache,
   ) {}
 
   /** Creates the user's personal organization if it does not exist yet, through the app shell. Idempotent. */
@@ -62,23 +64,23 @@ export class Organizations {
       .answerInvitation(invitationId, { userId: user.id, name: user.name, email: user.email }, accept);
   }
 
-  /** The organizations a user belongs to, from the index; never a call per organization. */
-  async listForUser(userId: string): Promise<OrgMembership[]> {
-    const rows = await this.db
-      .select()
-      .from(orgMembership)
-      .where(eq(orgMembership.userId, userId))
-      .orderBy(orgMembership.createdAt);
-    return rows.map((r) => ({ id: r.orgId, kind: r.orgKind, name: r.orgName, role: r.role }));
+  /**
+   * The organizations a user belongs to, from the index through the in-process cache; never a
+   * call per organization. The array is shared: callers must not change it.
+   */
+  async listForUser(userId: string): Promise<readonly OrgMembership[]> {
+    return this.cache.resolve(userId, async () => {
+      const rows = await this.db
+        .select()
+        .from(orgMembership)
+        .where(eq(orgMembership.userId, userId))
+        .orderBy(orgMembership.createdAt);
+      return rows.map((r) => ({ id: r.orgId, kind: r.orgKind, name: r.orgName, role: r.role }));
+    });
   }
 
   async isMember(orgId: string, userId: string): Promise<boolean> {
-    const rows = await this.db
-      .select({ role: orgMembership.role })
-      .from(orgMembership)
-      .where(and(eq(orgMembership.orgId, orgId), eq(orgMembership.userId, userId)))
-      .limit(1);
-    return rows.length > 0;
+    return (await this.listForUser(userId)).some((o) => o.id === orgId);
   }
 
   /** Every organization with at least one member: the ones whose actors may have work to resume. */
@@ -99,6 +101,16 @@ export class Organizations {
   /** Mirrors one organization's members into the index: called by the actor on every change. */
   async syncIndex(snapshot: OrgIndexSnapshot): Promise<void> {
     const userIds = snapshot.members.map((m) => m.userId);
+    // Before the write, so no lookup that started earlier is cached; after it, so none that read the old rows is.
+    this.cache.forgetOrg(snapshot.orgId, userIds);
+    try {
+      await this.write(snapshot, userIds);
+    } finally {
+      this.cache.forgetOrg(snapshot.orgId, userIds);
+    }
+  }
+
+  private async write(snapshot: OrgIndexSnapshot, userIds: string[]): Promise<void> {
     await this.db.transaction(async (tx) => {
       const stale = userIds.length
         ? and(eq(orgMembership.orgId, snapshot.orgId), notInArray(orgMembership.userId, userIds))

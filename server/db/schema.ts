@@ -123,4 +123,7 @@ export const orgInvitation = pgTable(
   (t) => [index("org_invitation_email_idx").on(t.email), index("org_invitation_org_idx").on(t.orgId)],
 );
 
-export const schema = { user, session, account, verification, orgMembership, workerIndex, orgInvitation };
+import { deviceIndex, personalAccessToken, watcherIndex } from "./device-schema.js";
+export { deviceIndex, personalAccessToken, watcherIndex };
+
+export const schema = { user, session, account, verification, orgMembership, workerIndex, personalAccessToken, deviceIndex, watcherIndex, orgInvitation };
