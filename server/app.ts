@@ -27,6 +27,7 @@ import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
 import { meRoutes } from "./routes/me.js";
 import { orgRoutes } from "./routes/orgs.js";
+import { orgMemberRoutes } from "./routes/org-members.js";
 import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -190,6 +191,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
     const kilnClient = () => rivet.client;
     app.route("/", orgRoutes(kilnClient));
+    app.route("/", orgMemberRoutes(organizations, kilnClient));
     app.route("/", repoRoutes(kilnClient));
     app.route("/", taskRoutes(kilnClient));
     app.route("/", sessionRoutes(kilnClient));

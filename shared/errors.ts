@@ -25,7 +25,11 @@ export const ERROR_STATUS = {
   agent_not_found: 404,
   watcher_not_found: 404,
   run_not_found: 404,
+  invitation_not_found: 404,
+  member_not_found: 404,
   conflict: 409,
+  personal_org: 409,
+  github_managed: 409,
   run_not_running: 409,
   run_requeued: 409,
   watcher_inactive: 409,
@@ -36,6 +40,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   service_unavailable: 503,
   billing_unavailable: 503,
+  github_not_configured: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

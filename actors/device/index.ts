@@ -3,7 +3,7 @@ import { keys } from "../../shared/keys.js";
 import type { Device } from "../../shared/schemas/device.js";
 import type { ClaimedRun } from "../../shared/schemas/watcher.js";
 import { authorizeOrgChild, forbidden, internalParams, type Caller } from "../auth.js";
-import { Mutex } from "../mutex.js";
+import { ActorLock } from "../lock.js";
 import type { Registry } from "../registry.js";
 import { actorLog, actorServices } from "../services.js";
 import { applyPoll, deviceSnapshot, deviceView, filterCapabilities, initialDeviceState, type DeviceInput, type DeviceState, type PollUpdate, type RunRef } from "./state.js";
@@ -32,7 +32,7 @@ function requireLive(s: DeviceState): void {
 export const device = actor({
   createState: (_c, input: DeviceInput | undefined): DeviceState => initialDeviceState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
-  createVars: (): { lock: Mutex; lastSeenWrittenAt: number; lastSeenAt: string | null } => ({ lock: new Mutex(), lastSeenWrittenAt: 0, lastSeenAt: null }),
+  createVars: (): { lock: ActorLock; lastSeenWrittenAt: number; lastSeenAt: string | null } => ({ lock: new ActorLock(), lastSeenWrittenAt: 0, lastSeenAt: null }),
   actions: {
     view: (c): Device => deviceView(deviceSnapshot(c.state), c.vars.lastSeenAt, c.state.createdAt),
 

@@ -1,7 +1,7 @@
 import { actor, UserError } from "rivetkit";
 import { RunPageQuerySchema, UpdateWatcherBodySchema, type ClaimedRun, type CompleteBody, type WatcherRun, type WatcherSummary, type WatcherView } from "../../shared/schemas/watcher.js";
 import { ACTOR_ERRORS, authorizeOrgChild, forbidden, parseInput, type Caller } from "../auth.js";
-import { Mutex } from "../mutex.js";
+import { ActorLock } from "../lock.js";
 import type { Registry } from "../registry.js";
 import { reportHandledFailure } from "../runtime-issues.js";
 import {
@@ -42,7 +42,7 @@ function requireInternal(caller: Caller): void {
 export const watcher = actor({
   createState: (_c, input: WatcherInput | undefined): WatcherState => initialWatcherState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
-  createVars: (): { lock: Mutex } => ({ lock: new Mutex() }),
+  createVars: (): { lock: ActorLock } => ({ lock: new ActorLock() }),
   actions: {
     view: (c): WatcherView => watcherView(c.state),
 
