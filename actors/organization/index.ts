@@ -14,7 +14,8 @@ import { actorLog, actorServices } from "../services.js";
 import { repos, schema, tasks } from "./db.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
-import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { TaskListView } from "./task-index.js";
+import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 
 
 /** Input given when Kiln creates an organization; clients can never create one. */
@@ -80,6 +81,7 @@ export const organization = actor({
     return caller;
   },
   db: db({ schema, migrations }),
+  createVars: (): { taskList: TaskListView } => ({ taskList: new TaskListView() }),
   events: {
     orgUpdated: event<OrgSummary>(),
     /** One task's new summary, whenever it changes. */
@@ -195,6 +197,7 @@ export const organization = actor({
       const userId = requireUser(c.conn.state);
       const orgId = requireExists(c.state);
       const { input, summary } = await insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider));
+      c.vars.taskList.upsert(summary);
       try {
         await c
           .client<Registry>()
@@ -202,6 +205,7 @@ export const organization = actor({
           .send("commands", { type: "provision" }, { wait: false });
       } catch (err) {
         await c.db.delete(tasks).where(eq(tasks.id, input.taskId));
+        c.vars.taskList.remove(input.taskId);
         throw err;
       }
       await c
@@ -212,8 +216,13 @@ export const organization = actor({
       return summary;
     },
 
-    /** Task summaries from this actor's own index: never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> => listTaskSummaries(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
+    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
+      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+
+    /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
+    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
+      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
@@ -225,7 +234,10 @@ export const organization = actor({
     /** Kiln-internal: a TaskActor pushes its summary here whenever it changes. */
     recordTaskSummary: async (c, summary: TaskSummary): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await applyTaskSummary(c.db, summary)) c.broadcast("taskSummaryUpdated", summary);
+      if (await applyTaskSummary(c.db, summary)) {
+        c.vars.taskList.upsert(summary);
+        c.broadcast("taskSummaryUpdated", summary);
+      }
     },
 
     /**
@@ -243,6 +255,8 @@ export const organization = actor({
     reserveBranch: async (c, repoId: string, taskId: string, name: string): Promise<void> => {
       requireInternal(c.conn.state);
       await reserveBranch(c.db, repoId, taskId, name);
+      const row = await findTask(c.db, taskId);
+      if (row) c.vars.taskList.upsert(rowToSummary(row));
     },
 
     /** Kiln-internal: after a restart, resumes every task still provisioning, or fails it with a reason. */
@@ -262,7 +276,7 @@ export const organization = actor({
           // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
           const message = "Kiln stopped before this task's provisioning started. Create the task again.";
           const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
-          await applyTaskSummary(c.db, summary);
+          if (await applyTaskSummary(c.db, summary)) c.vars.taskList.upsert(summary);
           c.broadcast("taskSummaryUpdated", summary);
           actorLog().warn({ err, taskId: row.id }, "could not resume task");
           failed += 1;

@@ -6,6 +6,7 @@ import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, internalParams, type Cal
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
+import { actorServices } from "../services.js";
 import { sandboxGit } from "../sandbox/git.js";
 import type { SessionSummary } from "../../shared/schemas/session.js";
 import { appendHistory, publishTask, taskExec, taskSandbox } from "./publish.js";
@@ -35,6 +36,10 @@ function sessionId(raw: unknown): string {
 export const task = actor({
   createState: (_c, input: TaskInput | undefined): TaskState => initialTaskState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  // Every change, from an action or a workflow step, drops the gateway's cached views of the task.
+  onStateChange: (c) => {
+    if (c.state.orgId) actorServices().taskChanged(c.state.orgId, c.state.taskId);
+  },
   events: {
     taskUpdated: event<TaskDetail>(),
     /** Sent only to the connections of the user it belongs to. */
