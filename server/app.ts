@@ -28,11 +28,15 @@ import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
 import { meRoutes } from "./routes/me.js";
 import { orgRoutes } from "./routes/orgs.js";
+import { orgMemberRoutes } from "./routes/org-members.js";
 import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { taskRoutes, taskViewGroup } from "./routes/tasks.js";
 import type { TaskView } from "../shared/schemas/task.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { PersonalTokens } from "./tokens.js";
+import { limitBody } from "./middleware/body-limit.js";
 import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
@@ -129,6 +133,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
     });
     const resolveSession = sessionResolver(auth, sessionCache);
+    const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -183,17 +188,20 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
-    app.use("/v1/*", requireSession(resolveSession));
+    app.use("/v1/*", requireSession(resolveSession, tokens));
+    app.use("/v1/tokens", limitBody(16 * 1024));
     app.route("/", meRoutes(organizations));
     // Matches `/v1/orgs/:orgId` itself too: one membership check per request.
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
     const kilnClient = () => rivet.client;
     app.route("/", orgRoutes(kilnClient));
+    app.route("/", orgMemberRoutes(organizations, kilnClient));
     app.route("/", repoRoutes(kilnClient));
     app.route("/", taskRoutes(kilnClient, taskViews));
     app.route("/", sessionRoutes(kilnClient));
     app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
+    app.route("/", tokenRoutes(tokens));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
