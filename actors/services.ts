@@ -45,6 +45,8 @@ export interface ActorServices {
   syncWorkerIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void>;
   /** The gateway's device and watcher indexes, kept by DeviceActors and OrganizationActors. */
   devices: DeviceIndexWriter;
+  /** A task's state changed: the gateway's cached views of it are dropped (called on every change, synchronously). */
+  taskChanged(orgId: string, taskId: string): void;
   /** Membership from the gateway's index, for actors below the organization (they don't own membership). */
   isOrgMember(orgId: string, userId: string): Promise<boolean>;
   /** Where the local sandbox providers keep their sandboxes. */
