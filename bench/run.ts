@@ -198,7 +198,11 @@ async function main(): Promise<void> {
     note: "internal params, no HTTP hop",
   });
 
-  const remote = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+  const remote = createClient<Registry>({
+    endpoint: `${kiln.url}/api/rivet`,
+    disableMetadataLookup: true,
+    headers: { authorization: `Bearer ${token}` },
+  });
   cleanups.push(() => remote.dispose());
   const handle = remote.organization.get(orgKey, { params: { token } });
   await handle.summary(); // resolve the actor before counting requests

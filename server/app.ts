@@ -20,7 +20,7 @@ import { requireSession, sessionResolver } from "./middleware/session.js";
 import { SessionCache } from "./session-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
-import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
+import { RIVET_BASE_PATH, RIVET_MAX_MESSAGE_BYTES, startRivet, type KilnClient } from "./rivet.js";
 import { authRoutes } from "./routes/auth.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
@@ -34,6 +34,7 @@ import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
 import { requireOrgMember } from "./middleware/org-member.js";
+import { rivetGateway } from "./middleware/rivet-gateway.js";
 import type { KilnEnv } from "./types.js";
 
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -156,7 +157,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       cors({
         origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
         credentials: true,
-        allowHeaders: ["content-type", "authorization", "x-request-id"],
+        // x-rivet-*: what RivetKit's client sends with an action call from the browser.
+        allowHeaders: ["content-type", "authorization", "x-request-id", "x-rivet-encoding", "x-rivet-conn-params"],
         exposeHeaders: ["x-request-id", "set-auth-token"],
       }),
     );
@@ -174,13 +176,25 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", sessionRoutes(kilnClient));
     app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
-    app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
+    app.use(
+      `${RIVET_BASE_PATH}/*`,
+      rivetGateway({
+        basePath: RIVET_BASE_PATH,
+        actorId: rivet.actorId,
+        actorNames: rivet.actorNames,
+        maxMessageBytes: RIVET_MAX_MESSAGE_BYTES,
+        resolveSession,
+        isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      }),
+    );
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
     app.notFound(handleNotFound);
     app.onError(handleError);
 
     const nodeWs = createNodeWebSocket({ app });
+    // The frame limit: `ws` closes with 1009 once a message passes it, instead of buffering it whole.
+    nodeWs.wss.options.maxPayload = RIVET_MAX_MESSAGE_BYTES;
     rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
     const server: ServerType = await new Promise((resolve, reject) => {
       // Keep the real global Response: SDKs (Polar) check `instanceof Response` on what fetch returns.

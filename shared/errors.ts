@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   task_not_found: 404,
   worker_not_found: 404,
   conflict: 409,
+  payload_too_large: 413,
   repo_unreachable: 422,
   rate_limited: 429,
   internal_error: 500,
