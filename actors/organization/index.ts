@@ -1,4 +1,3 @@
-import { eq } from "drizzle-orm";
 import { actor, event, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
@@ -9,12 +8,13 @@ import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, typ
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
+import { nextRevision } from "../revision.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";
 import { ActorLock } from "../lock.js";
 import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
 import type { Invitation } from "../../shared/schemas/members.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
-import { repos, schema, tasks } from "./db.js";
+import { repos, schema } from "./db.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
 import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
@@ -40,6 +40,8 @@ export interface OrganizationState {
   sandboxProvider?: string | null;
   /** Pending invitations by id (team orgs; absent in older state). */
   invitations?: Record<string, OrgInvitationRow>;
+  /** The summary's revision (`actors/revision.ts`); absent in older state. */
+  revision?: number;
 }
 
 function initialState(input: OrganizationInput | undefined): OrganizationState {
@@ -66,6 +68,7 @@ function summarize(state: OrganizationState): OrgSummary {
     updatedAt: state.updatedAt,
     members: Object.values(state.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)),
     sandboxProvider: state.sandboxProvider ?? null,
+    revision: state.revision ?? 0,
   };
 }
 
@@ -249,20 +252,28 @@ export const organization = actor({
       const orgId = requireExists(c.state);
       // Locked: two tasks created at once must not both pick the same free branch name.
       const { input, summary } = await c.vars.lock.run(() => insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider)));
+      // Sent before the TaskActor exists, so subscribers hear `queued` before any phase it pushes.
+      c.broadcast("taskSummaryUpdated", summary);
       try {
         await c
           .client<Registry>()
           .task.getOrCreate(keys.task(orgId, input.repoId, input.taskId), { params: internalParams(), createWithInput: input })
           .send("commands", { type: "provision" }, { wait: false });
       } catch (err) {
-        await c.db.delete(tasks).where(eq(tasks.id, input.taskId));
+        // Subscribers have seen the task: it stays, failed, rather than vanish from under them.
+        const failed: TaskSummary = {
+          ...summary,
+          lifecycle: { ...summary.lifecycle, state: "error", label: "Failed", message: "Kiln could not start this task's provisioning. Create the task again." },
+          updatedAt: new Date().toISOString(),
+          revision: nextRevision(summary.revision),
+        };
+        if (await applyTaskSummary(c.db, failed)) c.broadcast("taskSummaryUpdated", failed);
         throw err;
       }
       await c
         .client<Registry>()
         .history.getOrCreate(keys.history(orgId, input.repoId), { params: internalParams(), createWithInput: { orgId, repoId: input.repoId } })
         .send("append", { taskId: input.taskId, kind: "created", message: `Task "${input.title}" created on branch ${input.branch}`, actorUserId: userId, at: summary.createdAt }, { wait: false });
-      c.broadcast("taskSummaryUpdated", summary);
       return summary;
     },
 
@@ -315,7 +326,7 @@ export const organization = actor({
         } catch (err) {
           // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
           const message = "Kiln stopped before this task's provisioning started. Create the task again.";
-          const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
+          const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString(), revision: nextRevision(row.revision) };
           await applyTaskSummary(c.db, summary);
           c.broadcast("taskSummaryUpdated", summary);
           actorLog().warn({ err, taskId: row.id }, "could not resume task");
@@ -412,6 +423,7 @@ function invitationView(state: OrganizationState, row: OrgInvitationRow): Invita
  */
 async function commit(c: CommitContext): Promise<OrgSummary> {
   c.state.updatedAt = new Date().toISOString();
+  c.state.revision = nextRevision(c.state.revision);
   await c.saveState({ immediate: true });
   const push = c.vars.indexPush.catch(() => undefined).then(() => {
     const latest = summarize(c.state);
