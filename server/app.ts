@@ -19,6 +19,7 @@ import { requestContext } from "./middleware/request-context.js";
 import { requireSession, sessionResolver } from "./middleware/session.js";
 import { SessionCache } from "./session-cache.js";
 import { MembershipCache } from "./membership-cache.js";
+import { ViewCache } from "./view-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
 import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
@@ -31,9 +32,12 @@ import { orgMemberRoutes } from "./routes/org-members.js";
 import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
-import { taskRoutes } from "./routes/tasks.js";
+import { taskRoutes, taskViewGroup } from "./routes/tasks.js";
+import type { TaskView } from "../shared/schemas/task.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { PersonalTokens } from "./tokens.js";
+import { Devices } from "./devices.js";
+import { mountDeviceApi } from "./device-api.js";
 import { limitBody } from "./middleware/body-limit.js";
 import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
@@ -72,6 +76,13 @@ async function freePort(host: string): Promise<number> {
  */
 const SESSION_CACHE_TTL_MS = 30_000;
 const SESSION_CACHE_MAX = 10_000;
+/**
+ * Worker and task views on the polling paths are asked of their source again at least this often.
+ * Changes made by actors in this process show at once regardless (they drop their views); this
+ * bounds only what an actor running in another process changes unseen.
+ */
+const VIEW_CACHE_TTL_MS = 2_000;
+const VIEW_CACHE_MAX = 10_000;
 
 /** The key internal callers present to actors; derived so every Kiln process sharing the secret agrees. */
 function deriveInternalKey(secret: string): string {
@@ -125,12 +136,17 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     });
     const resolveSession = sessionResolver(auth, sessionCache);
     const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
+    const devices = new Devices(db.db, organizations, tokens, () => {
+      if (!client) throw new Error("actors are not started yet");
+      return client;
+    });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
       if (!client) throw new Error("actors are not started yet");
       return client;
-    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined, config.workerProvisioner);
+    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined, config.workerProvisioner, new ViewCache({ ttlMs: VIEW_CACHE_TTL_MS, maxEntries: VIEW_CACHE_MAX }));
+    const taskViews = new ViewCache<TaskView>({ ttlMs: VIEW_CACHE_TTL_MS, maxEntries: VIEW_CACHE_MAX });
     const services: ActorServices = {
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
@@ -139,7 +155,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         return result ? { userId: result.user.id, sessionId: result.session.id } : null;
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
+      devices,
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      taskChanged: (orgId, taskId) => taskViews.forget(taskViewGroup(orgId, taskId)),
       syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
@@ -186,11 +204,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", orgRoutes(kilnClient));
     app.route("/", orgMemberRoutes(organizations, kilnClient));
     app.route("/", repoRoutes(kilnClient));
-    app.route("/", taskRoutes(kilnClient));
+    app.route("/", taskRoutes(kilnClient, taskViews));
     app.route("/", sessionRoutes(kilnClient));
     app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
     app.route("/", tokenRoutes(tokens));
+    mountDeviceApi(app, { devices, tokens, client: kilnClient });
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
@@ -200,8 +219,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const nodeWs = createNodeWebSocket({ app });
     rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
     const server: ServerType = await new Promise((resolve, reject) => {
-      // Keep the real global Response: SDKs (Polar) check `instanceof Response` on what fetch returns.
-      const s = serve({ fetch: app.fetch, port, hostname: config.host, overrideGlobalObjects: false }, () => resolve(s));
+      // @hono/node-server's global Request/Response: about twice the throughput of Node's own. The
+      // one SDK that checks `instanceof Response` on fetch's answers (Polar) re-wraps them (paywall.ts).
+      const s = serve({ fetch: app.fetch, port, hostname: config.host }, () => resolve(s));
       s.once("error", reject);
     });
     nodeWs.injectWebSocket(server);

@@ -15,9 +15,12 @@ import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
 import type { Invitation } from "../../shared/schemas/members.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
 import { repos, schema } from "./db.js";
+import { orgDeviceActions, provisionDefaultAgent, type DeviceAnnouncement, type OrgDeviceState } from "./devices.js";
+import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
-import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { TaskListView } from "./task-index.js";
+import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 
 
 /** Input given when Kiln creates an organization; clients can never create one. */
@@ -28,7 +31,7 @@ export interface OrganizationInput {
   owner: { userId: string; name: string; email: string };
 }
 
-export interface OrganizationState {
+export interface OrganizationState extends OrgDeviceState {
   /** Null when the actor was reached without Kiln's creation input: it then refuses everyone. */
   id: string | null;
   kind: OrgKind;
@@ -47,7 +50,7 @@ export interface OrganizationState {
 function initialState(input: OrganizationInput | undefined): OrganizationState {
   const now = new Date().toISOString();
   if (!input) return { id: null, kind: "personal", name: "", createdAt: now, updatedAt: now, members: {} };
-  return {
+  const state: OrganizationState = {
     id: input.id,
     kind: input.kind,
     name: input.name,
@@ -57,6 +60,8 @@ function initialState(input: OrganizationInput | undefined): OrganizationState {
       [input.owner.userId]: { ...input.owner, role: "owner", joinedAt: now },
     },
   };
+  provisionDefaultAgent(state);
+  return state;
 }
 
 function summarize(state: OrganizationState): OrgSummary {
@@ -85,7 +90,11 @@ export const organization = actor({
    * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
    * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
    */
-  createVars: (): IndexPushVars & { lock: ActorLock } => ({ indexPush: Promise.resolve(), lock: new ActorLock() }),
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView } => ({
+    indexPush: Promise.resolve(),
+    lock: new ActorLock(),
+    taskList: new TaskListView(),
+  }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
     if (caller.internal && caller.userId === null) return caller;
@@ -105,6 +114,18 @@ export const organization = actor({
     workerDeleted: event<{ id: string }>(),
   },
   actions: {
+    // The device API's agents, watchers and default provisioning (actors/organization/devices.ts).
+    listAgents: (c) => orgDeviceActions.listAgents(c),
+    createAgent: (c, body: unknown) => orgDeviceActions.createAgent(c, body),
+    updateAgent: (c, agentId: string, body: unknown) => orgDeviceActions.updateAgent(c, agentId, body),
+    deleteAgent: (c, agentId: string) => orgDeviceActions.deleteAgent(c, agentId),
+    getAgent: (c, agentId: string) => orgDeviceActions.getAgent(c, agentId),
+    listWatchers: (c) => orgDeviceActions.listWatchers(c),
+    createWatcher: (c, body: unknown) => orgDeviceActions.createWatcher(c, body),
+    recordWatcher: (c, summary: WatcherSummary) => orgDeviceActions.recordWatcher(c, summary),
+    deviceRegistered: (c, device: DeviceAnnouncement) => orgDeviceActions.deviceRegistered(c, device),
+    deviceRemoved: (c, deviceId: string) => orgDeviceActions.deviceRemoved(c, deviceId),
+
     /** The org as a member sees it. */
     summary: (c): OrgSummary => summarize(c.state),
 
@@ -158,6 +179,7 @@ export const organization = actor({
     ensure: async (c, input: OrganizationInput): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       if (c.state.id === null) Object.assign(c.state, initialState(input));
+      provisionDefaultAgent(c.state);
       if (!c.state.members[input.owner.userId]) {
         c.state.members[input.owner.userId] = { ...input.owner, role: "owner", joinedAt: new Date().toISOString() };
       }
@@ -252,6 +274,7 @@ export const organization = actor({
       const orgId = requireExists(c.state);
       // Locked: two tasks created at once must not both pick the same free branch name.
       const { input, summary } = await c.vars.lock.run(() => insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider)));
+      c.vars.taskList.upsert(summary);
       // Sent before the TaskActor exists, so subscribers hear `queued` before any phase it pushes.
       c.broadcast("taskSummaryUpdated", summary);
       try {
@@ -267,7 +290,10 @@ export const organization = actor({
           updatedAt: new Date().toISOString(),
           revision: nextRevision(summary.revision),
         };
-        if (await applyTaskSummary(c.db, failed)) c.broadcast("taskSummaryUpdated", failed);
+        if (await applyTaskSummary(c.db, failed)) {
+          c.vars.taskList.upsert(failed);
+          c.broadcast("taskSummaryUpdated", failed);
+        }
         throw err;
       }
       await c
@@ -277,8 +303,13 @@ export const organization = actor({
       return summary;
     },
 
-    /** Task summaries from this actor's own index: never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> => listTaskSummaries(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
+    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
+      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+
+    /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
+    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
+      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
@@ -290,7 +321,10 @@ export const organization = actor({
     /** Kiln-internal: a TaskActor pushes its summary here whenever it changes. */
     recordTaskSummary: async (c, summary: TaskSummary): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await applyTaskSummary(c.db, summary)) c.broadcast("taskSummaryUpdated", summary);
+      if (await applyTaskSummary(c.db, summary)) {
+        c.vars.taskList.upsert(summary);
+        c.broadcast("taskSummaryUpdated", summary);
+      }
     },
 
     /**
@@ -308,6 +342,8 @@ export const organization = actor({
     reserveBranch: async (c, repoId: string, taskId: string, name: string): Promise<void> => {
       requireInternal(c.conn.state);
       await c.vars.lock.run(() => reserveBranch(c.db, repoId, taskId, name));
+      const row = await findTask(c.db, taskId);
+      if (row) c.vars.taskList.upsert(rowToSummary(row));
     },
 
     /** Kiln-internal: after a restart, resumes every task still provisioning, or fails it with a reason. */
@@ -327,7 +363,7 @@ export const organization = actor({
           // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
           const message = "Kiln stopped before this task's provisioning started. Create the task again.";
           const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString(), revision: nextRevision(row.revision) };
-          await applyTaskSummary(c.db, summary);
+          if (await applyTaskSummary(c.db, summary)) c.vars.taskList.upsert(summary);
           c.broadcast("taskSummaryUpdated", summary);
           actorLog().warn({ err, taskId: row.id }, "could not resume task");
           failed += 1;
