@@ -36,6 +36,8 @@ import { taskRoutes, taskViewGroup } from "./routes/tasks.js";
 import type { TaskView } from "../shared/schemas/task.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { PersonalTokens } from "./tokens.js";
+import { Devices } from "./devices.js";
+import { mountDeviceApi } from "./device-api.js";
 import { limitBody } from "./middleware/body-limit.js";
 import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
@@ -134,6 +136,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     });
     const resolveSession = sessionResolver(auth, sessionCache);
     const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
+    const devices = new Devices(db.db, organizations, tokens, () => {
+      if (!client) throw new Error("actors are not started yet");
+      return client;
+    });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -149,6 +155,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         return result ? { userId: result.user.id, sessionId: result.session.id } : null;
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
+      devices,
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
       taskChanged: (orgId, taskId) => taskViews.forget(taskViewGroup(orgId, taskId)),
       syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
@@ -202,6 +209,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
     app.route("/", tokenRoutes(tokens));
+    mountDeviceApi(app, { devices, tokens, client: kilnClient });
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
