@@ -22,6 +22,17 @@ export class PaymentRequiredError extends KilnError {
   }
 }
 
+/**
+ * Polar's SDK checks `instanceof Response` on what fetch returns. Kiln serves HTTP with
+ * @hono/node-server's lighter global Response (it doubles throughput on the hot routes), which
+ * fetch's own Response is not an instance of: the answer is re-wrapped in the global one.
+ */
+async function polarFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const res: Pick<Response, "body" | "status" | "statusText" | "headers"> = await fetch(input, init);
+  if (res instanceof Response) return res;
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
 /** How long an entitlement answer is reused: a purchase shows up within this time. */
 const CACHE_MS = 30_000;
 
@@ -40,8 +51,17 @@ export class Paywall {
 
   /** The Polar SDK takes ~1 s to import: it loads on the first entitlement check, not at Kiln's start. */
   private loadSdk(): Promise<{ polar: Polar; isNotFound(err: unknown): boolean }> {
-    this.sdk ??= Promise.all([import("@polar-sh/sdk"), import("@polar-sh/sdk/models/errors/resourcenotfound.js")]).then(([{ Polar }, { ResourceNotFound }]) => ({
-      polar: new Polar({ accessToken: this.config.accessToken, timeoutMs: 10_000, ...(this.config.serverUrl ? { serverURL: this.config.serverUrl } : {}) }),
+    this.sdk ??= Promise.all([
+      import("@polar-sh/sdk"),
+      import("@polar-sh/sdk/lib/http.js"),
+      import("@polar-sh/sdk/models/errors/resourcenotfound.js"),
+    ]).then(([{ Polar }, { HTTPClient }, { ResourceNotFound }]) => ({
+      polar: new Polar({
+        accessToken: this.config.accessToken,
+        timeoutMs: 10_000,
+        httpClient: new HTTPClient({ fetcher: polarFetch }),
+        ...(this.config.serverUrl ? { serverURL: this.config.serverUrl } : {}),
+      }),
       isNotFound: (err: unknown) => err instanceof ResourceNotFound,
     }));
     return this.sdk;
