@@ -192,7 +192,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     // Only browsers send Origin. Setting CORS headers before the handler makes Hono rebuild every
     // response as a Node Response (about a third of a cheap route's time), so other clients skip it.
     app.use("*", (c, next) => (c.req.header("origin") ? corsHeaders(c, next) : next()));
-    app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
+    app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, healthy: () => db.healthy() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
     app.use("/v1/*", requireSession(resolveSession, tokens));
