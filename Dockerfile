@@ -49,6 +49,8 @@ COPY package.json tsconfig.json ./
 COPY server ./server
 COPY actors ./actors
 COPY shared ./shared
+# The workbench page's sources: Kiln bundles them with esbuild at startup (cached in /data).
+COPY web ./web
 
 # `node` (uid 1000) is the image's non-root user. The directory is created and owned before
 # VOLUME so a fresh named volume starts out owned by it.

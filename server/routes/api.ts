@@ -1,0 +1,36 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Organizations } from "../organizations.js";
+import type { KilnClient } from "../rivet.js";
+import type { KilnEnv } from "../types.js";
+import type { Workers } from "../workers.js";
+import { meRoutes } from "./me.js";
+import { orgRoutes } from "./orgs.js";
+import { repoRoutes } from "./repos.js";
+import { runtimeIssueRoutes } from "./runtime-issues.js";
+import { sessionRoutes } from "./sessions.js";
+import { taskRoutes } from "./tasks.js";
+import { workerRoutes } from "./workers.js";
+
+export interface ApiDeps {
+  organizations: Organizations;
+  client: () => KilnClient;
+  workers: Workers;
+}
+
+/**
+ * Every signed-in `/v1` route, chained into one app so its type carries them all: `shared/client.ts`
+ * is typed from `KilnApi` (Hono's `hc`), so a route added here is in the client's types at once.
+ * The caller mounts it behind the session and org-membership middleware.
+ */
+export function apiRoutes(deps: ApiDeps) {
+  return new OpenAPIHono<KilnEnv>()
+    .route("/", meRoutes(deps.organizations))
+    .route("/", orgRoutes(deps.client))
+    .route("/", repoRoutes(deps.client))
+    .route("/", taskRoutes(deps.client))
+    .route("/", sessionRoutes(deps.client))
+    .route("/", workerRoutes(deps.workers))
+    .route("/", runtimeIssueRoutes(deps.client));
+}
+
+export type KilnApi = ReturnType<typeof apiRoutes>;
