@@ -16,6 +16,17 @@ export interface OrgIndexSnapshot {
   kind: OrgKind;
   name: string;
   members: { userId: string; role: OrgMemberRole }[];
+  /** Pending invitations (team orgs), indexed by email so an invitee finds theirs. */
+  invitations: OrgInvitationRow[];
+}
+
+/** One pending invitation as the OrganizationActor keeps it (and indexes it). */
+export interface OrgInvitationRow {
+  id: string;
+  email: string;
+  role: OrgMemberRole;
+  invitedBy: string;
+  createdAt: string;
 }
 
 /**

@@ -19,6 +19,7 @@ import { handleError, handleNotFound } from "./middleware/errors.js";
 import { requestContext } from "./middleware/request-context.js";
 import { requireSession, sessionResolver } from "./middleware/session.js";
 import { SessionCache } from "./session-cache.js";
+import { MembershipCache } from "./membership-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
 import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
@@ -29,6 +30,8 @@ import { workerHealthRoutes } from "./routes/workers.js";
 import { apiRoutes } from "./routes/api.js";
 import { webRoutes } from "./routes/web.js";
 import { loadWebBundle } from "./web-bundle.js";
+import { PersonalTokens } from "./tokens.js";
+import { limitBody } from "./middleware/body-limit.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
 import { requireOrgMember } from "./middleware/org-member.js";
@@ -60,7 +63,7 @@ async function freePort(host: string): Promise<number> {
 }
 
 /**
- * Session credentials are re-verified against the database at least this often. Revocation inside
+ * Session credentials (and memberships) are re-verified against the database at least this often. Revocation inside
  * this Kiln is immediate regardless (see SessionCache); this bounds only out-of-band changes.
  */
 const SESSION_CACHE_TTL_MS = 30_000;
@@ -91,10 +94,15 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const baseURL = config.publicUrl ?? localUrl;
 
     let client: KilnClient | undefined;
-    const organizations = new Organizations(db.db, () => {
-      if (!client) throw new Error("actors are not started yet");
-      return client;
-    });
+    const membershipCache = new MembershipCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
+    const organizations = new Organizations(
+      db.db,
+      () => {
+        if (!client) throw new Error("actors are not started yet");
+        return client;
+      },
+      membershipCache,
+    );
     const sessionCache = new SessionCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
     const auth = createAuth({
       config: { ...config, allowedOrigins: [...new Set([...config.allowedOrigins, new URL(localUrl).origin])] },
@@ -106,9 +114,13 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         await organizations.ensurePersonal(user);
       },
       onSessionChanged: (token) => sessionCache.forgetToken(token),
-      onUserChanged: (userId) => sessionCache.forgetUser(userId),
+      onUserChanged: (userId) => {
+        sessionCache.forgetUser(userId);
+        membershipCache.forgetUser(userId);
+      },
     });
     const resolveSession = sessionResolver(auth, sessionCache);
+    const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -164,10 +176,11 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
-    app.use("/v1/*", requireSession(resolveSession));
-    app.use("/v1/orgs/:orgId", requireOrgMember(organizations));
+    app.use("/v1/*", requireSession(resolveSession, tokens));
+    app.use("/v1/tokens", limitBody(16 * 1024));
+    // Matches `/v1/orgs/:orgId` itself too: one membership check per request.
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
-    app.route("/", apiRoutes({ organizations, client: () => rivet.client, workers }));
+    app.route("/", apiRoutes({ organizations, client: () => rivet.client, workers, tokens }));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));

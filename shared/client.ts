@@ -18,7 +18,8 @@ import { keys } from "./keys.js";
 import type { Registry } from "../actors/registry.js";
 import type { KilnApi } from "../server/routes/api.js";
 import type { ErrorBody, ErrorCode } from "./errors.js";
-import type { OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
+import type { CreateTokenBody } from "./schemas/device.js";
+import type { OrgMemberRole, OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
 import type { CreateWorkerBody, WorkerView } from "./schemas/worker.js";
 import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, Workbench } from "./schemas/task.js";
@@ -203,6 +204,27 @@ export function createKilnClient(opts: KilnClientOptions) {
     saveDraft: (ref: SessionRef, text: string) => unwrap(sessions.draft.$put({ param: ref, json: { text } })).then((r) => r.workbench),
     markRead: (ref: SessionRef) => unwrap(sessions.read.$post({ param: ref })).then((r) => r.workbench),
     markUnread: (ref: SessionRef) => unwrap(sessions.unread.$post({ param: ref })).then((r) => r.workbench),
+
+    /** Team organizations: create one, invite by email, answer your invitations, manage members. */
+    createOrg: (name: string) => unwrap(api.orgs.$post({ json: { name } })).then((r) => r.organization),
+    invite: (orgId: string, email: string, role: OrgMemberRole = "member") =>
+      unwrap(orgs.invitations.$post({ param: { orgId }, json: { email, role } })).then((r) => r.invitation),
+    /** The org's pending invitations. */
+    listInvitations: (orgId: string) => unwrap(orgs.invitations.$get({ param: { orgId } })).then((r) => r.invitations),
+    revokeInvitation: (orgId: string, invitationId: string) => unwrap(orgs.invitations[":invitationId"].$delete({ param: { orgId, invitationId } })),
+    /** Invitations addressed to you. */
+    myInvitations: () => unwrap(api.invitations.$get()).then((r) => r.invitations),
+    acceptInvitation: (invitationId: string) => unwrap(api.invitations[":invitationId"].accept.$post({ param: { invitationId } })).then((r) => r.organization),
+    declineInvitation: (invitationId: string) => unwrap(api.invitations[":invitationId"].decline.$post({ param: { invitationId } })),
+    listMembers: (orgId: string) => unwrap(orgs.members.$get({ param: { orgId } })).then((r) => r.members),
+    setMemberRole: (orgId: string, userId: string, role: OrgMemberRole) =>
+      unwrap(orgs.members[":userId"].$patch({ param: { orgId, userId }, json: { role } })).then((r) => r.organization),
+    removeMember: (orgId: string, userId: string) => unwrap(orgs.members[":userId"].$delete({ param: { orgId, userId } })),
+
+    /** Personal access tokens (with a signed-in session only); the secret is in this answer only. */
+    createToken: (json: CreateTokenBody) => unwrap(api.tokens.$post({ json })),
+    listTokens: () => unwrap(api.tokens.$get()).then((r) => r.tokens),
+    revokeToken: (id: string) => unwrap(api.tokens[":id"].$delete({ param: { id } })),
 
     openSession: (orgId: string, taskId: string, body: OpenSessionBody = {}) =>
       unwrap(tasks.sessions.$post({ param: { orgId, taskId }, json: body })).then((r) => r.session),

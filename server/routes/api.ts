@@ -2,19 +2,23 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Organizations } from "../organizations.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import type { PersonalTokens } from "../tokens.js";
 import type { Workers } from "../workers.js";
 import { meRoutes } from "./me.js";
+import { orgMemberRoutes } from "./org-members.js";
 import { orgRoutes } from "./orgs.js";
 import { repoRoutes } from "./repos.js";
 import { runtimeIssueRoutes } from "./runtime-issues.js";
 import { sessionRoutes } from "./sessions.js";
 import { taskRoutes } from "./tasks.js";
+import { tokenRoutes } from "./tokens.js";
 import { workerRoutes } from "./workers.js";
 
 export interface ApiDeps {
   organizations: Organizations;
   client: () => KilnClient;
   workers: Workers;
+  tokens: PersonalTokens;
 }
 
 /**
@@ -26,11 +30,13 @@ export function apiRoutes(deps: ApiDeps) {
   return new OpenAPIHono<KilnEnv>()
     .route("/", meRoutes(deps.organizations))
     .route("/", orgRoutes(deps.client))
+    .route("/", orgMemberRoutes(deps.organizations, deps.client))
     .route("/", repoRoutes(deps.client))
     .route("/", taskRoutes(deps.client))
     .route("/", sessionRoutes(deps.client))
     .route("/", workerRoutes(deps.workers))
-    .route("/", runtimeIssueRoutes(deps.client));
+    .route("/", runtimeIssueRoutes(deps.client))
+    .route("/", tokenRoutes(deps.tokens));
 }
 
 export type KilnApi = ReturnType<typeof apiRoutes>;

@@ -10,13 +10,14 @@ export const ErrorBodySchema = z
   .meta({ id: "Error" });
 
 /** OpenAPI response entries for the error statuses a route can return. */
-export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 422 | 500 | 503)[]) {
+export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 503)[]) {
   const descriptions: Record<number, string> = {
     400: "Invalid request",
     401: "Not signed in, or the session is invalid, expired or signed out",
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
+    413: "Payload too large",
     422: "Unprocessable",
     500: "Internal error",
     503: "Unavailable",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const OrgKindSchema = z.enum(["personal", "github"]);
+export const OrgKindSchema = z.enum(["personal", "team", "github"]);
 export type OrgKind = z.infer<typeof OrgKindSchema>;
 
 export const OrgMemberRoleSchema = z.enum(["owner", "admin", "member"]);
