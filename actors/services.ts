@@ -42,6 +42,8 @@ export interface ActorServices {
   syncOrgIndex(snapshot: OrgIndexSnapshot): Promise<void>;
   /** Mirrors a worker's view into the gateway's worker index (null removes it). */
   syncWorkerIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void>;
+  /** A task's state changed: the gateway's cached views of it are dropped (called on every change, synchronously). */
+  taskChanged(orgId: string, taskId: string): void;
   /** Membership from the gateway's index, for actors below the organization (they don't own membership). */
   isOrgMember(orgId: string, userId: string): Promise<boolean>;
   /** Where the local sandbox providers keep their sandboxes. */

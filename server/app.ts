@@ -20,6 +20,7 @@ import { requestContext } from "./middleware/request-context.js";
 import { requireSession, sessionResolver } from "./middleware/session.js";
 import { SessionCache } from "./session-cache.js";
 import { MembershipCache } from "./membership-cache.js";
+import { ViewCache } from "./view-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
 import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
@@ -30,6 +31,8 @@ import { workerHealthRoutes } from "./routes/workers.js";
 import { apiRoutes } from "./routes/api.js";
 import { webRoutes } from "./routes/web.js";
 import { loadWebBundle } from "./web-bundle.js";
+import { taskViewGroup } from "./routes/tasks.js";
+import type { TaskView } from "../shared/schemas/task.js";
 import { PersonalTokens } from "./tokens.js";
 import { limitBody } from "./middleware/body-limit.js";
 import { Paywall } from "./paywall.js";
@@ -68,6 +71,13 @@ async function freePort(host: string): Promise<number> {
  */
 const SESSION_CACHE_TTL_MS = 30_000;
 const SESSION_CACHE_MAX = 10_000;
+/**
+ * Worker and task views on the polling paths are asked of their source again at least this often.
+ * Changes made by actors in this process show at once regardless (they drop their views); this
+ * bounds only what an actor running in another process changes unseen.
+ */
+const VIEW_CACHE_TTL_MS = 2_000;
+const VIEW_CACHE_MAX = 10_000;
 
 /** The key internal callers present to actors; derived so every Kiln process sharing the secret agrees. */
 function deriveInternalKey(secret: string): string {
@@ -126,7 +136,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const workers = new Workers(db.db, organizations, () => {
       if (!client) throw new Error("actors are not started yet");
       return client;
-    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined, config.workerProvisioner);
+    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined, config.workerProvisioner, new ViewCache({ ttlMs: VIEW_CACHE_TTL_MS, maxEntries: VIEW_CACHE_MAX }));
+    const taskViews = new ViewCache<TaskView>({ ttlMs: VIEW_CACHE_TTL_MS, maxEntries: VIEW_CACHE_MAX });
     const services: ActorServices = {
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
@@ -136,6 +147,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      taskChanged: (orgId, taskId) => taskViews.forget(taskViewGroup(orgId, taskId)),
       syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
@@ -180,7 +192,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.use("/v1/tokens", limitBody(16 * 1024));
     // Matches `/v1/orgs/:orgId` itself too: one membership check per request.
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
-    app.route("/", apiRoutes({ organizations, client: () => rivet.client, workers, tokens }));
+    app.route("/", apiRoutes({ organizations, client: () => rivet.client, workers, tokens, taskViews }));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
@@ -191,8 +203,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const nodeWs = createNodeWebSocket({ app });
     rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
     const server: ServerType = await new Promise((resolve, reject) => {
-      // Keep the real global Response: SDKs (Polar) check `instanceof Response` on what fetch returns.
-      const s = serve({ fetch: app.fetch, port, hostname: config.host, overrideGlobalObjects: false }, () => resolve(s));
+      // @hono/node-server's global Request/Response: about twice the throughput of Node's own. The
+      // one SDK that checks `instanceof Response` on fetch's answers (Polar) re-wraps them (paywall.ts).
+      const s = serve({ fetch: app.fetch, port, hostname: config.host }, () => resolve(s));
       s.once("error", reject);
     });
     nodeWs.injectWebSocket(server);

@@ -17,7 +17,8 @@ import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation 
 import { repos, schema, tasks } from "./db.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
-import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { TaskListView } from "./task-index.js";
+import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 
 
 /** Input given when Kiln creates an organization; clients can never create one. */
@@ -82,7 +83,11 @@ export const organization = actor({
    * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
    * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
    */
-  createVars: (): IndexPushVars & { lock: ActorLock } => ({ indexPush: Promise.resolve(), lock: new ActorLock() }),
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView } => ({
+    indexPush: Promise.resolve(),
+    lock: new ActorLock(),
+    taskList: new TaskListView(),
+  }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
     if (caller.internal && caller.userId === null) return caller;
@@ -249,6 +254,7 @@ export const organization = actor({
       const orgId = requireExists(c.state);
       // Locked: two tasks created at once must not both pick the same free branch name.
       const { input, summary } = await c.vars.lock.run(() => insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider)));
+      c.vars.taskList.upsert(summary);
       try {
         await c
           .client<Registry>()
@@ -256,6 +262,7 @@ export const organization = actor({
           .send("commands", { type: "provision" }, { wait: false });
       } catch (err) {
         await c.db.delete(tasks).where(eq(tasks.id, input.taskId));
+        c.vars.taskList.remove(input.taskId);
         throw err;
       }
       await c
@@ -266,8 +273,13 @@ export const organization = actor({
       return summary;
     },
 
-    /** Task summaries from this actor's own index: never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> => listTaskSummaries(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
+    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
+      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+
+    /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
+    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
+      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
@@ -279,7 +291,10 @@ export const organization = actor({
     /** Kiln-internal: a TaskActor pushes its summary here whenever it changes. */
     recordTaskSummary: async (c, summary: TaskSummary): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await applyTaskSummary(c.db, summary)) c.broadcast("taskSummaryUpdated", summary);
+      if (await applyTaskSummary(c.db, summary)) {
+        c.vars.taskList.upsert(summary);
+        c.broadcast("taskSummaryUpdated", summary);
+      }
     },
 
     /**
@@ -297,6 +312,8 @@ export const organization = actor({
     reserveBranch: async (c, repoId: string, taskId: string, name: string): Promise<void> => {
       requireInternal(c.conn.state);
       await c.vars.lock.run(() => reserveBranch(c.db, repoId, taskId, name));
+      const row = await findTask(c.db, taskId);
+      if (row) c.vars.taskList.upsert(rowToSummary(row));
     },
 
     /** Kiln-internal: after a restart, resumes every task still provisioning, or fails it with a reason. */
@@ -316,7 +333,7 @@ export const organization = actor({
           // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
           const message = "Kiln stopped before this task's provisioning started. Create the task again.";
           const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
-          await applyTaskSummary(c.db, summary);
+          if (await applyTaskSummary(c.db, summary)) c.vars.taskList.upsert(summary);
           c.broadcast("taskSummaryUpdated", summary);
           actorLog().warn({ err, taskId: row.id }, "could not resume task");
           failed += 1;

@@ -6,6 +6,7 @@ import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, type Caller } from "../a
 import type { Registry } from "../registry.js";
 import { lockVars } from "../lock.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
+import { actorServices } from "../services.js";
 import type { SessionSummary } from "../../shared/schemas/session.js";
 import { renameBranch } from "./branch.js";
 import { appendHistory, publishTask } from "./publish.js";
@@ -37,6 +38,10 @@ export const task = actor({
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
   /** The task's lock: branch renames, session opens, turn ends and sandbox teardown run one at a time. */
   createVars: lockVars,
+  // Every change, from an action or a workflow step, drops the gateway's cached views of the task.
+  onStateChange: (c) => {
+    if (c.state.orgId) actorServices().taskChanged(c.state.orgId, c.state.taskId);
+  },
   events: {
     taskUpdated: event<TaskDetail>(),
     /** Sent only to the connections of the user it belongs to. */

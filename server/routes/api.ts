@@ -2,7 +2,9 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Organizations } from "../organizations.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import type { TaskView } from "../../shared/schemas/task.js";
 import type { PersonalTokens } from "../tokens.js";
+import type { ViewCache } from "../view-cache.js";
 import type { Workers } from "../workers.js";
 import { meRoutes } from "./me.js";
 import { orgMemberRoutes } from "./org-members.js";
@@ -19,6 +21,8 @@ export interface ApiDeps {
   client: () => KilnClient;
   workers: Workers;
   tokens: PersonalTokens;
+  /** Task views served from memory (see `taskRoutes`). */
+  taskViews: ViewCache<TaskView>;
 }
 
 /**
@@ -32,7 +36,7 @@ export function apiRoutes(deps: ApiDeps) {
     .route("/", orgRoutes(deps.client))
     .route("/", orgMemberRoutes(deps.organizations, deps.client))
     .route("/", repoRoutes(deps.client))
-    .route("/", taskRoutes(deps.client))
+    .route("/", taskRoutes(deps.client, deps.taskViews))
     .route("/", sessionRoutes(deps.client))
     .route("/", workerRoutes(deps.workers))
     .route("/", runtimeIssueRoutes(deps.client))

@@ -27,7 +27,7 @@ describe("the workbench page", () => {
     return ctx.newPage();
   }
 
-  it("signs up, adds a local repo, runs a task's session with a streamed reply, stops a turn and shows the diff", async () => {
+  it("signs up, adds a local repo, runs a task's session with a streamed reply, stops a turn and shows the diff", { timeout: 180_000 }, async () => {
     const page = await newPage();
     await signUpInPage(page, kiln.url, uniqueEmail("page"));
 
@@ -74,7 +74,7 @@ describe("the workbench page", () => {
     await screenshot(page, "workbench-flow");
   });
 
-  it("shows a non-member a refusal, not the org's data", async () => {
+  it("shows a non-member a refusal, not the org's data", { timeout: 90_000 }, async () => {
     const owner = await signUp(socketTransport(kiln.url));
     const A = api(socketTransport(kiln.url), owner.token);
     const orgId = (await A.get<{ organizations: { id: string }[] }>("/v1/me")).body.organizations[0]!.id;
@@ -91,7 +91,7 @@ describe("the workbench page", () => {
     await screenshot(page, "workbench-refusal");
   });
 
-  it("shows the org's runtime issues as a banner, and clears them", async () => {
+  it("shows the org's runtime issues as a banner, and clears them", { timeout: 120_000 }, async () => {
     const page = await newPage();
     await signUpInPage(page, kiln.url, uniqueEmail("issues"));
     const orgId = orgIdOf(page);
@@ -125,7 +125,7 @@ async function freePort(): Promise<number> {
 }
 
 describe("the workbench page across a Kiln restart", () => {
-  it("says it is offline while Kiln is down, then recovers without a reload", { timeout: 90_000 }, async () => {
+  it("says it is offline while Kiln is down, then recovers without a reload", { timeout: 180_000 }, async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const env = { PORT: String(await freePort()) };
