@@ -34,6 +34,8 @@ import { loadWebBundle } from "./web-bundle.js";
 import { taskViewGroup } from "./routes/tasks.js";
 import type { TaskView } from "../shared/schemas/task.js";
 import { PersonalTokens } from "./tokens.js";
+import { Devices } from "./devices.js";
+import { mountDeviceApi } from "./device-api.js";
 import { limitBody } from "./middleware/body-limit.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
@@ -131,6 +133,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     });
     const resolveSession = sessionResolver(auth, sessionCache);
     const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
+    const devices = new Devices(db.db, organizations, tokens, () => {
+      if (!client) throw new Error("actors are not started yet");
+      return client;
+    });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -146,6 +152,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         return result ? { userId: result.user.id, sessionId: result.session.id } : null;
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
+      devices,
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
       taskChanged: (orgId, taskId) => taskViews.forget(taskViewGroup(orgId, taskId)),
       syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
@@ -192,7 +199,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.use("/v1/tokens", limitBody(16 * 1024));
     // Matches `/v1/orgs/:orgId` itself too: one membership check per request.
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
-    app.route("/", apiRoutes({ organizations, client: () => rivet.client, workers, tokens, taskViews }));
+    const kilnClient = () => rivet.client;
+    // Before the /v1 routes: it registers their body limits, which only apply to routes added after them.
+    mountDeviceApi(app, { devices, tokens, client: kilnClient });
+    app.route("/", apiRoutes({ organizations, client: kilnClient, workers, tokens, taskViews, devices }));
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));

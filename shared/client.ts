@@ -249,6 +249,27 @@ export function createKilnClient(opts: KilnClientOptions) {
     deleteWorker: (id: string) => unwrap(workers.$delete({ param: { id } })),
     rotateWorkerTokens: (id: string) => unwrap(workers.tokens.$post({ param: { id } })).then((r) => r.tokens),
 
+    /** The Mac app's devices: mint a device-bound token (shown once), list, relabel, delete. */
+    mintDeviceToken: (json: JsonOf<typeof api.devices["mint-token"]["$post"]>) => unwrap(api.devices["mint-token"].$post({ json })),
+    listDevices: () => unwrap(api.devices.$get()),
+    relabelDevice: (id: string, json: JsonOf<(typeof api.devices)[":id"]["$patch"]>) => unwrap(api.devices[":id"].$patch({ param: { id }, json })),
+    deleteDevice: (id: string) => unwrap(api.devices[":id"].$delete({ param: { id } })),
+
+    /** The org's agents, which watchers run. */
+    listAgents: (orgId: string) => unwrap(orgs.agents.$get({ param: { orgId } })),
+    createAgent: (orgId: string, json: JsonOf<typeof orgs.agents.$post>) => unwrap(orgs.agents.$post({ param: { orgId }, json })),
+    updateAgent: (orgId: string, id: string, json: JsonOf<(typeof orgs.agents)[":id"]["$patch"]>) => unwrap(orgs.agents[":id"].$patch({ param: { orgId, id }, json })),
+    deleteAgent: (orgId: string, id: string) => unwrap(orgs.agents[":id"].$delete({ param: { orgId, id } })),
+
+    /** Watchers: cron-scheduled agent runs, optionally pinned to a device. */
+    listWatchers: (orgId: string) => unwrap(orgs.watchers.$get({ param: { orgId } })),
+    createWatcher: (orgId: string, json: JsonOf<typeof orgs.watchers.$post>) => unwrap(orgs.watchers.$post({ param: { orgId }, json })),
+    getWatcher: (orgId: string, id: string) => unwrap(orgs.watchers[":id"].$get({ param: { orgId, id } })),
+    updateWatcher: (orgId: string, id: string, json: JsonOf<(typeof orgs.watchers)[":id"]["$patch"]>) => unwrap(orgs.watchers[":id"].$patch({ param: { orgId, id }, json })),
+    archiveWatcher: (orgId: string, id: string) => unwrap(orgs.watchers[":id"].$delete({ param: { orgId, id } })),
+    watcherRuns: (orgId: string, id: string, query: { limit?: number; before?: string } = {}) =>
+      unwrap(orgs.watchers[":id"].runs.$get({ param: { orgId, id }, query: stringQuery(query) })),
+
     /** Live organization state: its profile, task summaries, runtime issues and cloud workers, each event carrying the new state. */
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       const conn = rivet.organization.get(keys.organization(orgId), { params }).connect();
@@ -306,6 +327,9 @@ interface SignInBody {
   email: string;
   password: string;
 }
+
+/** The JSON body a typed route call takes. */
+type JsonOf<F> = F extends (args: infer A, ...rest: never[]) => unknown ? (A extends { json: infer J } ? J : never) : never;
 
 /** Query values as the URL carries them (the routes coerce them back), leaving out the unset ones. */
 function stringQuery<Q extends Record<string, string | number | undefined>>(q: Q): { [K in keyof Q]: string } {

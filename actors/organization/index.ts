@@ -15,6 +15,8 @@ import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
 import type { Invitation } from "../../shared/schemas/members.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
 import { repos, schema, tasks } from "./db.js";
+import { orgDeviceActions, provisionDefaultAgent, type DeviceAnnouncement, type OrgDeviceState } from "./devices.js";
+import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
 import { TaskListView } from "./task-index.js";
@@ -29,7 +31,7 @@ export interface OrganizationInput {
   owner: { userId: string; name: string; email: string };
 }
 
-export interface OrganizationState {
+export interface OrganizationState extends OrgDeviceState {
   /** Null when the actor was reached without Kiln's creation input: it then refuses everyone. */
   id: string | null;
   kind: OrgKind;
@@ -46,7 +48,7 @@ export interface OrganizationState {
 function initialState(input: OrganizationInput | undefined): OrganizationState {
   const now = new Date().toISOString();
   if (!input) return { id: null, kind: "personal", name: "", createdAt: now, updatedAt: now, members: {} };
-  return {
+  const state: OrganizationState = {
     id: input.id,
     kind: input.kind,
     name: input.name,
@@ -56,6 +58,8 @@ function initialState(input: OrganizationInput | undefined): OrganizationState {
       [input.owner.userId]: { ...input.owner, role: "owner", joinedAt: now },
     },
   };
+  provisionDefaultAgent(state);
+  return state;
 }
 
 function summarize(state: OrganizationState): OrgSummary {
@@ -107,6 +111,18 @@ export const organization = actor({
     workerDeleted: event<{ id: string }>(),
   },
   actions: {
+    // The device API's agents, watchers and default provisioning (actors/organization/devices.ts).
+    listAgents: (c) => orgDeviceActions.listAgents(c),
+    createAgent: (c, body: unknown) => orgDeviceActions.createAgent(c, body),
+    updateAgent: (c, agentId: string, body: unknown) => orgDeviceActions.updateAgent(c, agentId, body),
+    deleteAgent: (c, agentId: string) => orgDeviceActions.deleteAgent(c, agentId),
+    getAgent: (c, agentId: string) => orgDeviceActions.getAgent(c, agentId),
+    listWatchers: (c) => orgDeviceActions.listWatchers(c),
+    createWatcher: (c, body: unknown) => orgDeviceActions.createWatcher(c, body),
+    recordWatcher: (c, summary: WatcherSummary) => orgDeviceActions.recordWatcher(c, summary),
+    deviceRegistered: (c, device: DeviceAnnouncement) => orgDeviceActions.deviceRegistered(c, device),
+    deviceRemoved: (c, deviceId: string) => orgDeviceActions.deviceRemoved(c, deviceId),
+
     /** The org as a member sees it. */
     summary: (c): OrgSummary => summarize(c.state),
 
@@ -160,6 +176,7 @@ export const organization = actor({
     ensure: async (c, input: OrganizationInput): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       if (c.state.id === null) Object.assign(c.state, initialState(input));
+      provisionDefaultAgent(c.state);
       if (!c.state.members[input.owner.userId]) {
         c.state.members[input.owner.userId] = { ...input.owner, role: "owner", joinedAt: new Date().toISOString() };
       }

@@ -3,9 +3,12 @@ import type { Organizations } from "../organizations.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
 import type { TaskView } from "../../shared/schemas/task.js";
+import type { Devices } from "../devices.js";
 import type { PersonalTokens } from "../tokens.js";
 import type { ViewCache } from "../view-cache.js";
 import type { Workers } from "../workers.js";
+import { agentRoutes } from "./agents.js";
+import { deviceRoutes } from "./devices.js";
 import { meRoutes } from "./me.js";
 import { orgMemberRoutes } from "./org-members.js";
 import { orgRoutes } from "./orgs.js";
@@ -14,6 +17,7 @@ import { runtimeIssueRoutes } from "./runtime-issues.js";
 import { sessionRoutes } from "./sessions.js";
 import { taskRoutes } from "./tasks.js";
 import { tokenRoutes } from "./tokens.js";
+import { watcherRoutes } from "./watchers.js";
 import { workerRoutes } from "./workers.js";
 
 export interface ApiDeps {
@@ -23,6 +27,7 @@ export interface ApiDeps {
   tokens: PersonalTokens;
   /** Task views served from memory (see `taskRoutes`). */
   taskViews: ViewCache<TaskView>;
+  devices: Devices;
 }
 
 /**
@@ -40,7 +45,10 @@ export function apiRoutes(deps: ApiDeps) {
     .route("/", sessionRoutes(deps.client))
     .route("/", workerRoutes(deps.workers))
     .route("/", runtimeIssueRoutes(deps.client))
-    .route("/", tokenRoutes(deps.tokens));
+    .route("/", tokenRoutes(deps.tokens))
+    .route("/", deviceRoutes(deps.devices))
+    .route("/", agentRoutes(deps.client))
+    .route("/", watcherRoutes(deps.client, deps.devices));
 }
 
 export type KilnApi = ReturnType<typeof apiRoutes>;
