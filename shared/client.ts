@@ -163,6 +163,25 @@ export function createKilnAuth(opts: { baseUrl: string; fetch?: typeof fetch }) 
   };
 }
 
+/**
+ * Passes on only events newer than the last one passed for the same key (by `revision`, or a
+ * transcript event's `index`): an event that arrives late must never overwrite newer state.
+ */
+function newestOnly<T>(order: (e: T) => number, key: (e: T) => string, handler: (e: T) => void): (e: T) => void {
+  const last = new Map<string, number>();
+  return (e) => {
+    const k = key(e);
+    const seen = last.get(k);
+    if (seen !== undefined && order(e) <= seen) return;
+    last.set(k, order(e));
+    handler(e);
+  };
+}
+
+const byRevision = (e: { revision: number }) => e.revision;
+const byId = (e: { id: string }) => e.id;
+const single = () => "";
+
 export function createKilnClient(opts: KilnClientOptions) {
   const base = opts.baseUrl.replace(/\/+$/, "");
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
@@ -273,8 +292,8 @@ export function createKilnClient(opts: KilnClientOptions) {
     /** Live organization state: its profile, task summaries, runtime issues and cloud workers, each event carrying the new state. */
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       const conn = rivet.organization.get(keys.organization(orgId), { params }).connect();
-      if (handlers.onOrganization) conn.on("orgUpdated", handlers.onOrganization);
-      if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", handlers.onTaskSummary);
+      if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
+      if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", newestOnly(byRevision, byId, handlers.onTaskSummary));
       if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
       if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
       const onWorkerDeleted = handlers.onWorkerDeleted;
@@ -285,7 +304,7 @@ export function createKilnClient(opts: KilnClientOptions) {
     /** Live task state: its detail and lifecycle, and your own workbench state. */
     subscribeTask(orgId: string, task: Pick<TaskSummary, "id" | "repoId">, handlers: TaskHandlers): Unsubscribe {
       const conn = rivet.task.get(keys.task(orgId, task.repoId, task.id), { params }).connect();
-      if (handlers.onTask) conn.on("taskUpdated", handlers.onTask);
+      if (handlers.onTask) conn.on("taskUpdated", newestOnly(byRevision, single, handlers.onTask));
       if (handlers.onWorkbench) conn.on("workbenchUpdated", handlers.onWorkbench);
       return live(conn, handlers);
     },
@@ -293,8 +312,8 @@ export function createKilnClient(opts: KilnClientOptions) {
     /** Live session: its status and each transcript event as it arrives. */
     subscribeSession(orgId: string, task: Pick<TaskSummary, "id" | "repoId">, sessionId: string, handlers: SessionHandlers): Unsubscribe {
       const conn = rivet.taskSession.get(keys.session(orgId, task.repoId, task.id, sessionId), { params }).connect();
-      if (handlers.onSession) conn.on("sessionUpdated", handlers.onSession);
-      if (handlers.onEvent) conn.on("sessionEvent", handlers.onEvent);
+      if (handlers.onSession) conn.on("sessionUpdated", newestOnly(byRevision, single, handlers.onSession));
+      if (handlers.onEvent) conn.on("sessionEvent", newestOnly((e: SessionEvent) => e.index, single, handlers.onEvent));
       return live(conn, handlers);
     },
 
