@@ -192,7 +192,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         exposeHeaders: ["x-request-id", "set-auth-token"],
       }),
     );
-    app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
+    app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, healthy: () => db.healthy() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
     app.use("/v1/*", requireSession(resolveSession, tokens));
