@@ -31,7 +31,6 @@ export const ERROR_STATUS = {
   personal_org: 409,
   github_managed: 409,
   run_not_running: 409,
-  run_requeued: 409,
   watcher_inactive: 409,
   watcher_has_no_agent: 409,
   payload_too_large: 413,
