@@ -3,6 +3,7 @@ import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
 import type { WorkerView } from "../shared/schemas/worker.js";
 import type { DaytonaProviderConfig } from "./sandbox/daytona.js";
 import type { RenderProviderConfig } from "./sandbox/render.js";
+import type { GitHubServices } from "./github-state/services.js";
 
 /** What an actor may learn about a session token: who it belongs to, or nothing. */
 export interface VerifiedSession {
@@ -58,6 +59,8 @@ export interface ActorServices {
   daytona: DaytonaProviderConfig | undefined;
   /** Present when Render is configured (RENDER_API_KEY…). Holds a secret. */
   render: RenderProviderConfig | undefined;
+  /** Present when the GitHub App is configured (GITHUB_APP_*). Holds secrets. */
+  github?: GitHubServices;
   /** Whether repos may point at local paths and file:// URLs (development; off in production). */
   allowLocalRemotes: boolean;
   logger: Logger;

@@ -28,6 +28,10 @@ import { healthRoutes } from "./routes/health.js";
 import { meRoutes } from "./routes/me.js";
 import { orgRoutes } from "./routes/orgs.js";
 import { orgMemberRoutes } from "./routes/org-members.js";
+import { githubRoutes } from "./routes/github.js";
+import { githubWebhookRoutes } from "./routes/github-webhook.js";
+import { GitHubIndex } from "./github/gateway.js";
+import { createGitHubServices, recordGitHubSignIn, resumeGitHub } from "./github/services.js";
 import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -107,6 +111,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
       membershipCache,
     );
+    const githubIndex = new GitHubIndex(db.db);
     const sessionCache = new SessionCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
     const auth = createAuth({
       config: { ...config, allowedOrigins: [...new Set([...config.allowedOrigins, new URL(localUrl).origin])] },
@@ -118,6 +123,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         await organizations.ensurePersonal(user);
       },
       onSessionChanged: (token) => sessionCache.forgetToken(token),
+      onSocialAccount: async (account) => {
+        if (account.providerId === "github" && client) await recordGitHubSignIn(githubIndex, client, account);
+      },
       onUserChanged: (userId) => {
         sessionCache.forgetUser(userId);
         membershipCache.forgetUser(userId);
@@ -149,6 +157,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       publicUrl: baseURL,
       agentEnv: config.agentEnv,
       allowLocalRemotes: config.allowLocalRemotes,
+      github: createGitHubServices(config.githubApp, githubIndex),
     };
     const stoppedSandboxes = stopOrphanedSandboxServers(sandboxRoot);
     if (stoppedSandboxes.length) {
@@ -177,6 +186,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
+    app.route("/", githubWebhookRoutes({ app: config.githubApp, index: githubIndex, client: () => rivet.client }));
     app.use("/v1/*", requireSession(resolveSession, tokens));
     app.use("/v1/tokens", limitBody(16 * 1024));
     app.route("/", meRoutes(organizations));
@@ -185,6 +195,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const kilnClient = () => rivet.client;
     app.route("/", orgRoutes(kilnClient));
     app.route("/", orgMemberRoutes(organizations, kilnClient));
+    app.route("/", githubRoutes(Boolean(config.githubApp), kilnClient));
     app.route("/", repoRoutes(kilnClient));
     app.route("/", taskRoutes(kilnClient));
     app.route("/", sessionRoutes(kilnClient));
@@ -217,6 +228,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     resumeProvisioning(organizations, rivet.client, logger, stoppedSandboxes, workers).catch((err) =>
       logger.error({ err }, "resuming interrupted work failed"),
     );
+    if (config.githubApp) resumeGitHub(githubIndex, rivet.client, logger).catch((err) => logger.error({ err }, "resuming GitHub deliveries failed"));
 
     let closing: Promise<void> | undefined;
     return {

@@ -8,6 +8,7 @@ import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
 import { sandboxGit } from "../sandbox/git.js";
 import type { SessionSummary } from "../../shared/schemas/session.js";
+import type { PullRequestRef } from "../../shared/schemas/github.js";
 import { appendHistory, publishTask, taskExec, taskSandbox } from "./publish.js";
 import { finishTurn, openSession } from "./sessions.js";
 import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
@@ -126,6 +127,20 @@ export const task = actor({
       const userId = c.conn.state.userId;
       if (!userId) throw invalid("Sessions are opened by a user.");
       return openSession(c, userId, body);
+    },
+
+    /**
+     * Kiln-internal (GitHubStateActor): the branch's pull request changed. A merged or closed one
+     * archives the task, with the reason in its lifecycle message.
+     */
+    recordPullRequest: async (c, pr: PullRequestRef): Promise<void> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      c.state.pullRequest = pr;
+      await publishTask(c);
+      if (pr.state !== "open" && c.state.lifecycle.state !== "archived") {
+        const reason = `Pull request #${pr.number} ${pr.state === "merged" ? "merged" : "closed without merging"}`;
+        await c.queue.send("commands", { type: "archive", by: null, reason });
+      }
     },
 
     /** Kiln-internal: a TaskSessionActor reports the end of a turn sent by `senderId`. */
