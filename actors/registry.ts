@@ -9,11 +9,13 @@ import { task } from "./task/index.js";
 import { worker } from "./worker/index.js";
 import { githubState } from "./github-state/index.js";
 import { userGitHub } from "./user-github/index.js";
+import { device } from "./device/index.js";
+import { watcher } from "./watcher/index.js";
 import { taskSession } from "./task-session/index.js";
 
 /** Kiln's actor registry. Serving and driver choice live in server/rivet.ts. */
 export const registry = setup({
-  use: { appShell, organization, repository, history, task, taskSession, sessionStatusSync, sandboxInstance, worker, githubState, userGitHub },
+  use: { appShell, organization, repository, history, task, taskSession, sessionStatusSync, sandboxInstance, worker, device, watcher, githubState, userGitHub },
 });
 
 export type Registry = typeof registry;

@@ -10,6 +10,7 @@ import { databaseBackends } from "./support/db.js";
 import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
+import { until } from "./support/poll.js";
 
 const backends = await databaseBackends();
 
@@ -81,6 +82,16 @@ describe.each(backends)("hot paths on %s", (backend) => {
     const listed = async () => (await me.get<TaskPage>(`/v1/orgs/${orgId}/tasks`)).body.tasks.find((t) => t.id === task.id)?.title;
     expect(await read()).toBe("Cache me");
     expect(await listed()).toBe("Cache me");
+
+    // Provisioning (workflow steps, not actions) ends: once the list says so, so does the task.
+    const state = async () => (await me.get<{ task: { lifecycle: { state: string } } }>(`/v1/orgs/${orgId}/tasks/${task.id}`)).body.task.lifecycle.state;
+    expect(await state()).toBe("starting");
+    await until(
+      async () => (await me.get<TaskPage>(`/v1/orgs/${orgId}/tasks`)).body.tasks.find((t) => t.id === task.id)?.lifecycle.state,
+      (s) => s !== "starting",
+      { everyMs: 20 },
+    );
+    expect(await state()).toBe("ready");
 
     expect((await me.patch(`/v1/orgs/${orgId}/tasks/${task.id}`, { title: "Renamed" })).status).toBe(200);
     expect(await read()).toBe("Renamed");

@@ -37,6 +37,8 @@ export const tasks = sqliteTable(
     updatedAt: text("updated_at").notNull(),
     /** JSON PullRequestRef, as the TaskActor pushed it (GitHub repos). */
     pullRequest: text("pull_request"),
+    /** The pushed summary's revision: a push whose revision is not above it is stale and ignored. 0 until the task's first push. */
+    revision: integer("revision").notNull().default(0),
   },
   (t) => [
     uniqueIndex("tasks_repo_branch_uq").on(t.repoId, t.branch),

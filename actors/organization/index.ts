@@ -1,4 +1,3 @@
-import { eq } from "drizzle-orm";
 import { actor, event, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
@@ -9,15 +8,20 @@ import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, typ
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
+import { nextRevision } from "../revision.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";
+import { ActorLock } from "../lock.js";
 import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
 import type { Invitation } from "../../shared/schemas/members.js";
 import { replaceMembers, taskOnBranch, upsertGitHubRepos, type GitHubRepoRow } from "./github.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
-import { repos, schema, tasks } from "./db.js";
+import { repos, schema } from "./db.js";
+import { orgDeviceActions, provisionDefaultAgent, type DeviceAnnouncement, type OrgDeviceState } from "./devices.js";
+import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
-import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { TaskListView } from "./task-index.js";
+import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 
 
 /** Input given when Kiln creates an organization; clients can never create one. */
@@ -29,7 +33,7 @@ export interface OrganizationInput {
   owner?: { userId: string; name: string; email: string };
 }
 
-export interface OrganizationState {
+export interface OrganizationState extends OrgDeviceState {
   /** Null when the actor was reached without Kiln's creation input: it then refuses everyone. */
   id: string | null;
   kind: OrgKind;
@@ -41,12 +45,14 @@ export interface OrganizationState {
   sandboxProvider?: string | null;
   /** Pending invitations by id (team orgs; absent in older state). */
   invitations?: Record<string, OrgInvitationRow>;
+  /** The summary's revision (`actors/revision.ts`); absent in older state. */
+  revision?: number;
 }
 
 function initialState(input: OrganizationInput | undefined): OrganizationState {
   const now = new Date().toISOString();
   if (!input) return { id: null, kind: "personal", name: "", createdAt: now, updatedAt: now, members: {} };
-  return {
+  const state: OrganizationState = {
     id: input.id,
     kind: input.kind,
     name: input.name,
@@ -54,6 +60,8 @@ function initialState(input: OrganizationInput | undefined): OrganizationState {
     updatedAt: now,
     members: input.owner ? { [input.owner.userId]: { ...input.owner, role: "owner", joinedAt: now } } : {},
   };
+  provisionDefaultAgent(state);
+  return state;
 }
 
 function summarize(state: OrganizationState): OrgSummary {
@@ -65,6 +73,7 @@ function summarize(state: OrganizationState): OrgSummary {
     updatedAt: state.updatedAt,
     members: Object.values(state.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)),
     sandboxProvider: state.sandboxProvider ?? null,
+    revision: state.revision ?? 0,
   };
 }
 
@@ -77,7 +86,15 @@ const MANAGER_ROLES: readonly OrgMemberRole[] = ["owner", "admin"];
  */
 export const organization = actor({
   createState: (_c, input: OrganizationInput | undefined): OrganizationState => initialState(input),
-  createVars: (): IndexPushVars => ({ indexPush: Promise.resolve() }),
+  /**
+   * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
+   * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
+   */
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView } => ({
+    indexPush: Promise.resolve(),
+    lock: new ActorLock(),
+    taskList: new TaskListView(),
+  }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
     if (caller.internal && caller.userId === null) return caller;
@@ -97,6 +114,18 @@ export const organization = actor({
     workerDeleted: event<{ id: string }>(),
   },
   actions: {
+    // The device API's agents, watchers and default provisioning (actors/organization/devices.ts).
+    listAgents: (c) => orgDeviceActions.listAgents(c),
+    createAgent: (c, body: unknown) => orgDeviceActions.createAgent(c, body),
+    updateAgent: (c, agentId: string, body: unknown) => orgDeviceActions.updateAgent(c, agentId, body),
+    deleteAgent: (c, agentId: string) => orgDeviceActions.deleteAgent(c, agentId),
+    getAgent: (c, agentId: string) => orgDeviceActions.getAgent(c, agentId),
+    listWatchers: (c) => orgDeviceActions.listWatchers(c),
+    createWatcher: (c, body: unknown) => orgDeviceActions.createWatcher(c, body),
+    recordWatcher: (c, summary: WatcherSummary) => orgDeviceActions.recordWatcher(c, summary),
+    deviceRegistered: (c, device: DeviceAnnouncement) => orgDeviceActions.deviceRegistered(c, device),
+    deviceRemoved: (c, deviceId: string) => orgDeviceActions.deviceRemoved(c, deviceId),
+
     /** The org as a member sees it. */
     summary: (c): OrgSummary => summarize(c.state),
 
@@ -150,6 +179,7 @@ export const organization = actor({
     ensure: async (c, input: OrganizationInput): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       if (c.state.id === null) Object.assign(c.state, initialState(input));
+      provisionDefaultAgent(c.state);
       if (input.owner && !c.state.members[input.owner.userId]) {
         c.state.members[input.owner.userId] = { ...input.owner, role: "owner", joinedAt: new Date().toISOString() };
       }
@@ -249,7 +279,8 @@ export const organization = actor({
       if (existing) return { repo: existing, created: false };
       const { defaultBranch } = await probeRemote(remote.url);
       const repo: Repo = { id, remoteUrl: remote.url, name: remote.name, defaultBranch, createdBy: userId, createdAt: new Date().toISOString() };
-      await c.db.insert(repos).values(repo).onConflictDoNothing();
+      // Two adds of one remote at once both get here; the insert decides which one created it.
+      const inserted = await c.db.insert(repos).values(repo).onConflictDoNothing().returning({ id: repos.id });
       const orgId = requireExists(c.state);
       await c
         .client<Registry>()
@@ -258,7 +289,7 @@ export const organization = actor({
           createWithInput: { orgId, repoId: id, remoteUrl: repo.remoteUrl, name: repo.name, defaultBranch },
         })
         .describe();
-      return { repo: (await findRepo(c.db, id)) ?? repo, created: true };
+      return { repo: (await findRepo(c.db, id)) ?? repo, created: inserted.length > 0 };
     },
 
     /**
@@ -268,26 +299,44 @@ export const organization = actor({
     createTask: async (c, body: unknown): Promise<TaskSummary> => {
       const userId = requireUser(c.conn.state);
       const orgId = requireExists(c.state);
-      const { input, summary } = await insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider));
+      // Locked: two tasks created at once must not both pick the same free branch name.
+      const { input, summary } = await c.vars.lock.run(() => insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider)));
+      c.vars.taskList.upsert(summary);
+      // Sent before the TaskActor exists, so subscribers hear `queued` before any phase it pushes.
+      c.broadcast("taskSummaryUpdated", summary);
       try {
         await c
           .client<Registry>()
           .task.getOrCreate(keys.task(orgId, input.repoId, input.taskId), { params: internalParams(), createWithInput: input })
           .send("commands", { type: "provision" }, { wait: false });
       } catch (err) {
-        await c.db.delete(tasks).where(eq(tasks.id, input.taskId));
+        // Subscribers have seen the task: it stays, failed, rather than vanish from under them.
+        const failed: TaskSummary = {
+          ...summary,
+          lifecycle: { ...summary.lifecycle, state: "error", label: "Failed", message: "Kiln could not start this task's provisioning. Create the task again." },
+          updatedAt: new Date().toISOString(),
+          revision: nextRevision(summary.revision),
+        };
+        if (await applyTaskSummary(c.db, failed)) {
+          c.vars.taskList.upsert(failed);
+          c.broadcast("taskSummaryUpdated", failed);
+        }
         throw err;
       }
       await c
         .client<Registry>()
         .history.getOrCreate(keys.history(orgId, input.repoId), { params: internalParams(), createWithInput: { orgId, repoId: input.repoId } })
         .send("append", { taskId: input.taskId, kind: "created", message: `Task "${input.title}" created on branch ${input.branch}`, actorUserId: userId, at: summary.createdAt }, { wait: false });
-      c.broadcast("taskSummaryUpdated", summary);
       return summary;
     },
 
-    /** Task summaries from this actor's own index: never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> => listTaskSummaries(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
+    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
+      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+
+    /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
+    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
+      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
@@ -299,7 +348,10 @@ export const organization = actor({
     /** Kiln-internal: a TaskActor pushes its summary here whenever it changes. */
     recordTaskSummary: async (c, summary: TaskSummary): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await applyTaskSummary(c.db, summary)) c.broadcast("taskSummaryUpdated", summary);
+      if (await applyTaskSummary(c.db, summary)) {
+        c.vars.taskList.upsert(summary);
+        c.broadcast("taskSummaryUpdated", summary);
+      }
     },
 
     /**
@@ -316,7 +368,9 @@ export const organization = actor({
     /** Kiln-internal: a task claims a branch name in its repo before renaming it in git. */
     reserveBranch: async (c, repoId: string, taskId: string, name: string): Promise<void> => {
       requireInternal(c.conn.state);
-      await reserveBranch(c.db, repoId, taskId, name);
+      await c.vars.lock.run(() => reserveBranch(c.db, repoId, taskId, name));
+      const row = await findTask(c.db, taskId);
+      if (row) c.vars.taskList.upsert(rowToSummary(row));
     },
 
     /** Kiln-internal: after a restart, resumes every task still provisioning, or fails it with a reason. */
@@ -335,8 +389,8 @@ export const organization = actor({
         } catch (err) {
           // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
           const message = "Kiln stopped before this task's provisioning started. Create the task again.";
-          const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
-          await applyTaskSummary(c.db, summary);
+          const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString(), revision: nextRevision(row.revision) };
+          if (await applyTaskSummary(c.db, summary)) c.vars.taskList.upsert(summary);
           c.broadcast("taskSummaryUpdated", summary);
           actorLog().warn({ err, taskId: row.id }, "could not resume task");
           failed += 1;
@@ -350,22 +404,29 @@ export const organization = actor({
     /** Kiln-internal: the `onError` hook of a workflow actor in this org reports here. */
     recordRuntimeIssue: async (c, report: RuntimeIssueReport): Promise<void> => {
       requireInternal(c.conn.state);
-      await insertRuntimeIssue(c.db, report);
-      c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      // Locked, like every write to the list: each broadcast carries a list no older than the last one sent.
+      await c.vars.lock.run(async () => {
+        await insertRuntimeIssue(c.db, report);
+        c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      });
     },
 
     /** Kiln-internal: an actor succeeded after failing; its open issues resolve. */
     resolveRuntimeIssues: async (c, actorId: string): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await resolveIssuesOf(c.db, actorId)) c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      await c.vars.lock.run(async () => {
+        if (await resolveIssuesOf(c.db, actorId)) c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      });
     },
 
     /** Members clear issues, all or one actor's. */
     clearRuntimeIssues: async (c, actorId?: string): Promise<RuntimeIssue[]> => {
-      await clearRuntimeIssues(c.db, typeof actorId === "string" ? actorId : undefined);
-      const issues = await listRuntimeIssues(c.db);
-      c.broadcast("runtimeIssuesUpdated", issues);
-      return issues;
+      return c.vars.lock.run(async () => {
+        await clearRuntimeIssues(c.db, typeof actorId === "string" ? actorId : undefined);
+        const issues = await listRuntimeIssues(c.db);
+        c.broadcast("runtimeIssuesUpdated", issues);
+        return issues;
+      });
     },
 
     /** Kiln-internal: removes a member and closes their live connections at once. */
@@ -425,6 +486,7 @@ function invitationView(state: OrganizationState, row: OrgInvitationRow): Invita
  */
 async function commit(c: CommitContext): Promise<OrgSummary> {
   c.state.updatedAt = new Date().toISOString();
+  c.state.revision = nextRevision(c.state.revision);
   await c.saveState({ immediate: true });
   const push = c.vars.indexPush.catch(() => undefined).then(() => {
     const latest = summarize(c.state);

@@ -32,6 +32,7 @@ export function rowToSummary(r: TaskRow): TaskSummary {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     pullRequest: r.pullRequest ? (JSON.parse(r.pullRequest) as PullRequestRef) : null,
+    revision: r.revision,
   };
 }
 
@@ -49,31 +50,17 @@ export async function findRepo(db: OrgDb, repoId: string): Promise<Repo | undefi
   return row ? rowToRepo(row) : undefined;
 }
 
-/** Newest first, in pages: the cursor is the last row's (createdAt, id), so pages never skip or repeat a task. */
-export async function listTaskSummaries(db: OrgDb, opts: { repoId?: string; limit?: number; cursor?: string } = {}): Promise<TaskPage> {
-  const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 200), 1), 1_000);
-  const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-  const rows = await db
-    .select()
-    .from(tasks)
-    .where(
-      and(
-        opts.repoId ? eq(tasks.repoId, opts.repoId) : undefined,
-        after ? or(lt(tasks.createdAt, after.createdAt), and(eq(tasks.createdAt, after.createdAt), lt(tasks.id, after.id))) : undefined,
-      ),
-    )
-    .orderBy(desc(tasks.createdAt), desc(tasks.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { tasks: page.map(rowToSummary), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+/** A page holds 1 to 1,000 tasks, 200 by default. */
+export function pageLimit(limit: number | undefined): number {
+  return Math.min(Math.max(Math.trunc(limit ?? 200), 1), 1_000);
 }
 
-function encodeCursor(createdAt: string, id: string): string {
+/** The cursor is the last row's (createdAt, id), so pages never skip or repeat a task. */
+export function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString("base64url");
 }
 
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
+export function decodeCursor(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
     if (typeof createdAt === "string" && typeof id === "string") return { createdAt, id };
@@ -123,19 +110,22 @@ export async function insertTask(db: OrgDb, orgId: string, userId: string, rawBo
     createdBy: userId,
     createdAt: now,
     updatedAt: now,
+    revision: 0,
   };
   await db.insert(tasks).values(row);
   return {
-    input: { orgId, repoId: repo.id, taskId, remoteUrl: repo.remoteUrl, title, branch, prompt: body.prompt, createdBy: userId, sandboxProvider },
+    // The TaskActor takes its createdAt from here: the 202, the list, the task view and its events show one time.
+    input: { orgId, repoId: repo.id, taskId, remoteUrl: repo.remoteUrl, title, branch, prompt: body.prompt, createdBy: userId, sandboxProvider, createdAt: now },
     summary: rowToSummary(row),
   };
 }
 
-/** Applies a summary pushed by a TaskActor. Stale pushes (older updatedAt) are ignored. */
+/**
+ * Applies a summary pushed by a TaskActor, in one conditional statement: a push whose revision is
+ * not above the row's (stale, or arriving after a newer one) changes nothing. True when applied.
+ */
 export async function applyTaskSummary(db: OrgDb, s: TaskSummary): Promise<boolean> {
-  const existing = await findTask(db, s.id);
-  if (!existing || existing.updatedAt > s.updatedAt) return false;
-  await db
+  const applied = await db
     .update(tasks)
     .set({
       title: s.title,
@@ -146,9 +136,11 @@ export async function applyTaskSummary(db: OrgDb, s: TaskSummary): Promise<boole
       message: s.lifecycle.message,
       updatedAt: s.updatedAt,
       pullRequest: s.pullRequest ? JSON.stringify(s.pullRequest) : null,
+      revision: s.revision,
     })
-    .where(eq(tasks.id, s.id));
-  return true;
+    .where(and(eq(tasks.id, s.id), lt(tasks.revision, s.revision)))
+    .returning({ id: tasks.id });
+  return applied.length > 0;
 }
 
 /** Claims `name` for a task in its repo's branch index, or refuses with conflict. */

@@ -13,9 +13,11 @@ export interface TaskInput {
   prompt: string;
   createdBy: string;
   sandboxProvider: string;
+  /** When the OrganizationActor wrote the task's row: the one createdAt every view shows. */
+  createdAt?: string;
 }
 
-export interface TaskState extends Omit<TaskInput, "orgId"> {
+export interface TaskState extends Omit<TaskInput, "orgId" | "createdAt"> {
   /** Null when reached without Kiln's input: such an actor refuses every caller. */
   orgId: string | null;
   createdAt: string;
@@ -34,6 +36,8 @@ export interface TaskState extends Omit<TaskInput, "orgId"> {
   diff: DiffSummary | null;
   /** The branch's pull request, pushed by the org's GitHubStateActor (absent in older state). */
   pullRequest?: PullRequestRef | null;
+  /** Of the task's summary and detail (`actors/revision.ts`), bumped by every publish; absent in older state. */
+  revision?: number;
 }
 
 export type TaskCommand = { type: "provision" } | { type: "archive"; by: string | null; reason?: string } | { type: "kill"; by: string | null };
@@ -61,7 +65,7 @@ export function initialTaskState(input: TaskInput | undefined): TaskState {
     branch: input?.branch ?? "",
     prompt: input?.prompt ?? "",
     createdBy: input?.createdBy ?? "",
-    createdAt: now,
+    createdAt: input?.createdAt ?? now,
     updatedAt: now,
     lifecycle: { phase: "queued", state: "starting", label: PHASE_LABELS.queued, message: null },
     sandboxProvider: input?.sandboxProvider ?? "local-git",
@@ -86,6 +90,7 @@ export function taskSummary(s: TaskState): TaskSummary {
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     pullRequest: s.pullRequest ?? null,
+    revision: s.revision ?? 0,
   };
 }
 

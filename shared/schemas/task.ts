@@ -67,6 +67,10 @@ export const TaskSummarySchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     pullRequest: PullRequestRefSchema.nullable().optional().meta({ description: "The task's pull request, on GitHub repositories" }),
+    revision: z
+      .number()
+      .int()
+      .meta({ description: "Grows with every change; a live event whose revision is not above the last one applied is stale" }),
   })
   .meta({ id: "TaskSummary" });
 export type TaskSummary = z.infer<typeof TaskSummarySchema>;
