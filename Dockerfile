@@ -50,6 +50,8 @@ COPY scripts ./scripts
 COPY server ./server
 COPY actors ./actors
 COPY shared ./shared
+# The workbench page's sources: Kiln bundles them with esbuild at startup (cached in /data).
+COPY web ./web
 # The bundle (dist/) and PGlite's cached empty database are made here, at build time: the app
 # cannot write under /app, and each start then loads one module and copies that database
 # (Postgres keeps its files owner-only, so the copy must be the app user's to read).
