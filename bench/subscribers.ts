@@ -50,7 +50,12 @@ async function main(): Promise<void> {
 
   const closers: (() => Promise<void> | void)[] = [];
   if (spec.kind === "rivet") {
-    const client = createClient<Registry>({ endpoint: `${spec.url}/api/rivet`, disableMetadataLookup: true });
+    // Lookups through /api/rivet are signed in; each connection carries the token in its params.
+    const client = createClient<Registry>({
+      endpoint: `${spec.url}/api/rivet`,
+      disableMetadataLookup: true,
+      headers: { authorization: `Bearer ${spec.token}` },
+    });
     closers.push(() => client.dispose());
     const opened: Promise<void>[] = [];
     for (let i = 0; i < spec.count; i++) {

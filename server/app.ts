@@ -23,7 +23,7 @@ import { MembershipCache } from "./membership-cache.js";
 import { ViewCache } from "./view-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
-import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
+import { RIVET_BASE_PATH, RIVET_MAX_MESSAGE_BYTES, startRivet, type KilnClient } from "./rivet.js";
 import { authRoutes } from "./routes/auth.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
@@ -40,6 +40,7 @@ import { limitBody } from "./middleware/body-limit.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
 import { requireOrgMember } from "./middleware/org-member.js";
+import { rivetGateway } from "./middleware/rivet-gateway.js";
 import type { KilnEnv } from "./types.js";
 
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -186,7 +187,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const corsHeaders = cors({
       origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
       credentials: true,
-      allowHeaders: ["content-type", "authorization", "x-request-id"],
+      // x-rivet-*: what RivetKit's client sends with an action call from the browser.
+      allowHeaders: ["content-type", "authorization", "x-request-id", "x-rivet-encoding", "x-rivet-conn-params"],
       exposeHeaders: ["x-request-id", "set-auth-token"],
     });
     // Only browsers send Origin. Setting CORS headers before the handler makes Hono rebuild every
@@ -203,7 +205,17 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     // Before the /v1 routes: it registers their body limits, which only apply to routes added after them.
     mountDeviceApi(app, { devices, tokens, client: kilnClient });
     app.route("/", apiRoutes({ organizations, client: kilnClient, workers, tokens, taskViews, devices }));
-    app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
+    app.use(
+      `${RIVET_BASE_PATH}/*`,
+      rivetGateway({
+        basePath: RIVET_BASE_PATH,
+        actorId: rivet.actorId,
+        actorNames: rivet.actorNames,
+        maxMessageBytes: RIVET_MAX_MESSAGE_BYTES,
+        resolveSession,
+        isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      }),
+    );
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
     app.route("/", webRoutes(webBundle, { github: Boolean(config.github) }, logger));
@@ -211,6 +223,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     app.onError(handleError);
 
     const nodeWs = createNodeWebSocket({ app });
+    // The frame limit: `ws` closes with 1009 once a message passes it, instead of buffering it whole.
+    nodeWs.wss.options.maxPayload = RIVET_MAX_MESSAGE_BYTES;
     rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
     const server: ServerType = await new Promise((resolve, reject) => {
       // @hono/node-server's global Request/Response: about twice the throughput of Node's own. The

@@ -60,7 +60,10 @@ export interface LiveHandlers {
    * not replayed, so read the current state here (a REST GET) and apply events on top of it.
    */
   onOpen?(): void;
-  /** A refusal (`forbidden`, `unauthorized`) or a failure of the connection. */
+  /**
+   * A refusal (`unauthorized`, `forbidden`), reported once: the subscription then stops for good,
+   * since retrying cannot fix it. Or a failure of the connection, after which it reconnects.
+   */
   onError?(error: unknown): void;
   /** The connection dropped; it reconnects by itself (and `onOpen` says when), so a page shows itself offline meanwhile. */
   onClose?(): void;
@@ -103,13 +106,68 @@ interface LiveConnection {
   dispose(): Promise<void>;
 }
 
-/** Wires the lifecycle handlers every subscription shares, and returns its unsubscribe. */
-function live(conn: LiveConnection, handlers: LiveHandlers): Unsubscribe {
+/** The part of a RivetKit actor handle a subscription uses. */
+interface LiveHandle<C extends LiveConnection> {
+  resolve(): Promise<string>;
+  connect(): C;
+}
+
+/** How a subscription asks for its actor's handle: with params the connection reads on each (re)connect. */
+type OpenHandle<C extends LiveConnection> = (options: { getParams(): Promise<unknown> }) => LiveHandle<C>;
+
+/** Refusals a retry cannot fix. */
+const REFUSALS = new Set(["unauthorized", "forbidden"]);
+
+function isRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && REFUSALS.has(code);
+}
+
+/**
+ * Connects a subscription and wires the lifecycle handlers every subscription shares; returns its
+ * unsubscribe. RivetKit's connection retries everything forever, refusals included, and retries a
+ * refused lookup without telling anyone. So the actor is looked up first, and a refusal, then or
+ * later, stops the subscription and is reported once.
+ */
+function live<C extends LiveConnection>(params: unknown, open: OpenHandle<C>, handlers: LiveHandlers, wire: (conn: C) => void): Unsubscribe {
   const { onOpen, onError, onClose } = handlers;
-  if (onOpen) conn.onOpen(() => onOpen());
-  if (onError) conn.onError(onError);
-  if (onClose) conn.onClose(() => onClose());
-  return () => conn.dispose();
+  let stopped = false;
+  let conn: C | undefined;
+  // Read on every reconnect: once refused, the attempt RivetKit has already started fails here,
+  // before it opens a socket.
+  const handle = open({
+    getParams: async () => {
+      if (stopped) throw new Error("This subscription was refused.");
+      return params;
+    },
+  });
+  const refused = (error: unknown) => {
+    if (stopped) return;
+    stopped = true;
+    onError?.(error);
+    // Not from inside RivetKit's error callback: it starts its retry loop right after, and a loop
+    // started after the dispose never sees the abort.
+    setTimeout(() => void conn?.dispose(), 0);
+  };
+  const start = () => {
+    if (stopped) return;
+    const c = handle.connect();
+    conn = c;
+    wire(c);
+    if (onOpen) c.onOpen(() => onOpen());
+    if (onClose) c.onClose(() => onClose());
+    c.onError((error) => {
+      if (isRefusal(error)) refused(error);
+      else if (!stopped) onError?.(error);
+    });
+  };
+  // Any other lookup failure (Kiln restarting) is left to the connection, which retries it.
+  handle.resolve().then(start, (error: unknown) => (isRefusal(error) ? refused(error) : start()));
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    await conn?.dispose();
+  };
 }
 
 export type Unsubscribe = () => Promise<void>;
@@ -185,7 +243,12 @@ const single = () => "";
 export function createKilnClient(opts: KilnClientOptions) {
   const base = opts.baseUrl.replace(/\/+$/, "");
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
-  const rivet = createClient<Registry>({ endpoint: `${base}/api/rivet`, disableMetadataLookup: true });
+  // The header signs the actor lookups in; connections and actions carry the token in `params`.
+  const rivet = createClient<Registry>({
+    endpoint: `${base}/api/rivet`,
+    disableMetadataLookup: true,
+    headers: { authorization: `Bearer ${opts.token}` },
+  });
   const params = { token: opts.token };
   const api = hc<KilnApi>(base, { fetch: doFetch, headers: { authorization: `Bearer ${opts.token}` } }).v1;
   const orgs = api.orgs[":orgId"];
@@ -291,39 +354,39 @@ export function createKilnClient(opts: KilnClientOptions) {
 
     /** Live organization state: its profile, task summaries, runtime issues and cloud workers, each event carrying the new state. */
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
-      const conn = rivet.organization.get(keys.organization(orgId), { params }).connect();
-      if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
-      if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", newestOnly(byRevision, byId, handlers.onTaskSummary));
-      if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
-      if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
-      const onWorkerDeleted = handlers.onWorkerDeleted;
-      if (onWorkerDeleted) conn.on("workerDeleted", (e: { id: string }) => onWorkerDeleted(e.id));
-      return live(conn, handlers);
+      return live(params, (o) => rivet.organization.get(keys.organization(orgId), o), handlers, (conn) => {
+        if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
+        if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", newestOnly(byRevision, byId, handlers.onTaskSummary));
+        if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
+        if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+        const onWorkerDeleted = handlers.onWorkerDeleted;
+        if (onWorkerDeleted) conn.on("workerDeleted", (e: { id: string }) => onWorkerDeleted(e.id));
+      });
     },
 
     /** Live task state: its detail and lifecycle, and your own workbench state. */
     subscribeTask(orgId: string, task: Pick<TaskSummary, "id" | "repoId">, handlers: TaskHandlers): Unsubscribe {
-      const conn = rivet.task.get(keys.task(orgId, task.repoId, task.id), { params }).connect();
-      if (handlers.onTask) conn.on("taskUpdated", newestOnly(byRevision, single, handlers.onTask));
-      if (handlers.onWorkbench) conn.on("workbenchUpdated", handlers.onWorkbench);
-      return live(conn, handlers);
+      return live(params, (o) => rivet.task.get(keys.task(orgId, task.repoId, task.id), o), handlers, (conn) => {
+        if (handlers.onTask) conn.on("taskUpdated", newestOnly(byRevision, single, handlers.onTask));
+        if (handlers.onWorkbench) conn.on("workbenchUpdated", handlers.onWorkbench);
+      });
     },
 
     /** Live session: its status and each transcript event as it arrives. */
     subscribeSession(orgId: string, task: Pick<TaskSummary, "id" | "repoId">, sessionId: string, handlers: SessionHandlers): Unsubscribe {
-      const conn = rivet.taskSession.get(keys.session(orgId, task.repoId, task.id, sessionId), { params }).connect();
-      if (handlers.onSession) conn.on("sessionUpdated", newestOnly(byRevision, single, handlers.onSession));
-      if (handlers.onEvent) conn.on("sessionEvent", newestOnly((e: SessionEvent) => e.index, single, handlers.onEvent));
-      return live(conn, handlers);
+      return live(params, (o) => rivet.taskSession.get(keys.session(orgId, task.repoId, task.id, sessionId), o), handlers, (conn) => {
+        if (handlers.onSession) conn.on("sessionUpdated", newestOnly(byRevision, single, handlers.onSession));
+        if (handlers.onEvent) conn.on("sessionEvent", newestOnly((e: SessionEvent) => e.index, single, handlers.onEvent));
+      });
     },
 
     /** Live cloud worker, instead of polling `GET /v1/workers/:id`. Call `view()` on the worker for the current state. */
     subscribeWorker(orgId: string, workerId: string, handlers: WorkerHandlers): Unsubscribe {
-      const conn = rivet.worker.get(keys.worker(orgId, workerId), { params }).connect();
-      if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
-      const onDeleted = handlers.onDeleted;
-      if (onDeleted) conn.on("workerDeleted", () => onDeleted());
-      return live(conn, handlers);
+      return live(params, (o) => rivet.worker.get(keys.worker(orgId, workerId), o), handlers, (conn) => {
+        if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+        const onDeleted = handlers.onDeleted;
+        if (onDeleted) conn.on("workerDeleted", () => onDeleted());
+      });
     },
 
     dispose: () => rivet.dispose(),
