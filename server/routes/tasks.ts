@@ -25,7 +25,8 @@ const TaskParams = OrgParams.extend({ taskId: z.string().min(1).max(64) });
 const SessionParams = TaskParams.extend({ sessionId: SessionIdSchema });
 const tags = ["tasks"];
 
-const route = <P extends z.ZodType>(method: "get" | "post" | "patch" | "put" | "delete", path: string, summary: string, params: P) => ({
+// Generic in the path so each route keeps its literal path in the app's type (the typed client needs it).
+const route = <M extends "get" | "post" | "patch" | "put" | "delete", Path extends string, P extends z.ZodType>(method: M, path: Path, summary: string, params: P) => ({
   method,
   path,
   summary,
