@@ -31,7 +31,7 @@ export class SandboxAgentClients {
     const cached = this.clients.get(ref.sandboxId);
     if (cached && cached.baseUrl === ep.baseUrl) return { sdk: await cached.agent, ep };
     // The ACP fetch wrapper makes a prompt fail fast when the agent or the server dies mid-turn,
-    // instead of hanging and ending in an unhandled rejection (see agent/NOTES.md).
+    // instead of hanging and ending in an unhandled rejection (see docs/sandbox-agent.md).
     const agent = SandboxAgent.connect({
       baseUrl: ep.baseUrl,
       token: ep.token,

@@ -1,3 +1,5 @@
+import type { ProviderId } from "../../shared/providers.js";
+
 /**
  * The sandbox provider interface every provider implements: `local` (a real sandbox-agent
  * process), `local-git` (an in-process stand-in), `daytona` and `render` (cloud workers only).
@@ -78,7 +80,7 @@ export interface AgentSessions {
 }
 
 export interface SandboxProvider {
-  readonly id: string;
+  readonly id: ProviderId;
   /** Allocates the sandbox. Idempotent for the same id. */
   create(input: { orgId: string; sandboxId: string }): Promise<SandboxRef>;
   start(ref: SandboxRef): Promise<void>;
