@@ -223,6 +223,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         maxMessageBytes: RIVET_MAX_MESSAGE_BYTES,
         resolveSession,
         isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+        refuseSocket: (c, code, reason) => rivet.refuseWebSocket(c, code, reason),
       }),
     );
     app.route("/", rivet.router);
