@@ -8,7 +8,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createNodeWebSocket } from "@hono/node-ws";
 import { cors } from "hono/cors";
 import type { Logger } from "pino";
-import { stopAllLocalSandboxServers, stopOrphanedSandboxServers } from "../actors/sandbox/local.js";
+import { reclaimHostSandboxes, stopHostSandboxes } from "../actors/runtime.js";
 import type { ActorServices } from "../actors/services.js";
 import { InvalidRequestError } from "../shared/errors.js";
 import { createAuth, type KilnAuth } from "./auth.js";
@@ -166,12 +166,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       agentEnv: config.agentEnv,
       allowLocalRemotes: config.allowLocalRemotes,
     };
-    const stoppedSandboxes = stopOrphanedSandboxServers(sandboxRoot);
+    const stoppedSandboxes = reclaimHostSandboxes(sandboxRoot);
     if (stoppedSandboxes.length) {
       logger.warn({ stopped: stoppedSandboxes.length }, "stopped sandbox servers left running by an earlier Kiln; they restart when next used");
     }
     const rivet = startRivet(config, services, logger);
-    cleanup.unshift(() => stopAllLocalSandboxServers());
+    cleanup.unshift(() => stopHostSandboxes());
     client = rivet.client;
     cleanup.unshift(() => rivet.shutdown());
 
@@ -214,6 +214,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         maxMessageBytes: RIVET_MAX_MESSAGE_BYTES,
         resolveSession,
         isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+        refuseSocket: (c, code, reason) => rivet.refuseWebSocket(c, code, reason),
       }),
     );
     app.route("/", rivet.router);

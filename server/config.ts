@@ -4,6 +4,7 @@ import { parseEnv } from "node:util";
 import { z } from "zod";
 import type { DaytonaProviderConfig } from "../actors/sandbox/daytona.js";
 import type { RenderProviderConfig } from "../actors/sandbox/render.js";
+import { TASK_SANDBOX_PROVIDERS, WORKER_PROVISIONERS } from "../shared/providers.js";
 import type { PolarGateConfig } from "./paywall.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -73,8 +74,8 @@ const FieldsSchema = z
     POLAR_SUCCESS_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     POLAR_RETURN_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     POLAR_SERVER_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
-    KILN_SANDBOX_PROVIDER: z.enum(["local", "local-git", "daytona"], { error: "must be local, local-git or daytona" }).default("local"),
-    PROVISIONER_MODE: z.enum(["local", "daytona", "render"], { error: "must be local, daytona or render" }).default("local"),
+    KILN_SANDBOX_PROVIDER: z.enum(TASK_SANDBOX_PROVIDERS, { error: "must be local, local-git or daytona" }).default("local"),
+    PROVISIONER_MODE: z.enum(WORKER_PROVISIONERS, { error: "must be local, daytona or render" }).default("local"),
     DAYTONA_API_KEY: optionalString,
     DAYTONA_API_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     DAYTONA_TARGET: optionalString,

@@ -1,6 +1,4 @@
-import { createClient } from "rivetkit/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Registry } from "../actors/registry.js";
 import { createKilnClient, type KilnClient } from "../shared/client.js";
 import { TASK_PHASES, type TaskDetail, type TaskSummary, type TaskView } from "../shared/schemas/task.js";
 import { api } from "./support/api.js";
@@ -8,6 +6,7 @@ import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+import { rivetClient } from "./support/rivet.js";
 
 /** Every task's events, in arrival order: revisions only grow, and phases only move forward. */
 function expectInOrder(events: TaskSummary[], taskIds: string[]): void {
@@ -30,7 +29,7 @@ describe("live state that agrees", () => {
   let repoId: string;
   let A: ReturnType<typeof api>;
   let kilnClient: KilnClient;
-  let rivet: ReturnType<typeof createClient<Registry>>;
+  let rivet: ReturnType<typeof rivetClient>;
 
   beforeAll(async () => {
     kiln = await startTestKiln();
@@ -40,7 +39,7 @@ describe("live state that agrees", () => {
     A = api(t, ann.token);
     repoId = await A.addRepo(orgId, makeBareRepo());
     kilnClient = createKilnClient({ baseUrl: kiln.url, token: ann.token });
-    rivet = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+    rivet = rivetClient(kiln.url, ann.token);
   });
   afterAll(async () => {
     await kilnClient?.dispose();
