@@ -82,7 +82,7 @@ async function provision(loop: Loop): Promise<void> {
   });
 }
 
-async function archive(loop: Loop, by: string | null): Promise<void> {
+async function archive(loop: Loop, by: string | null, reason?: string): Promise<void> {
   // Under the task's lock: a branch rename or session open in flight finishes before the sandbox
   // goes, and none starts after it (the task is archived when the lock is released).
   const alreadyArchived = await loop.step("stop-sandbox", () =>
@@ -90,16 +90,16 @@ async function archive(loop: Loop, by: string | null): Promise<void> {
       const s = loop.state;
       if (s.lifecycle.state === "archived") return true;
       if (s.sandbox) await taskSandbox(loop).stop();
-      s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: null };
+      s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: reason ?? null };
       return false;
     }),
   );
   await loop.step("mark-archived", async () => {
     if (alreadyArchived === true) return;
     const s = loop.state;
-    s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: null };
+    s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: reason ?? null };
     await publishTask(loop);
-    await appendHistory(loop, "archived", "Task archived", by);
+    await appendHistory(loop, "archived", reason ? `Task archived: ${reason}` : "Task archived", by);
   });
 }
 
@@ -124,6 +124,6 @@ async function kill(loop: Loop, by: string | null): Promise<void> {
 /** One command at a time, in arrival order: provisioning, archive and kill never interleave. */
 export async function runTaskCommand(loop: Loop, command: TaskCommand): Promise<void> {
   if (command.type === "provision") await provision(loop);
-  else if (command.type === "archive") await archive(loop, command.by);
+  else if (command.type === "archive") await archive(loop, command.by, command.reason);
   else await kill(loop, command.by);
 }
