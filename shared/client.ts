@@ -248,6 +248,8 @@ export function createKilnClient(opts: KilnClientOptions) {
     endpoint: `${base}/api/rivet`,
     disableMetadataLookup: true,
     headers: { authorization: `Bearer ${opts.token}` },
+    // On localhost RivetKit would otherwise inject a script from releases.rivet.dev into the page.
+    devtools: false,
   });
   const params = { token: opts.token };
   const api = hc<KilnApi>(base, { fetch: doFetch, headers: { authorization: `Bearer ${opts.token}` } }).v1;

@@ -1,6 +1,5 @@
 import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
-import type { Me } from "../../shared/schemas/auth.js";
 import type { DiffSummary, TaskDetail } from "../../shared/schemas/task.js";
 import { ErrorText, useAction } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
@@ -12,14 +11,13 @@ import { PhaseBadge, TaskList } from "./tasks.js";
 
 interface Props {
   client: KilnClient;
-  me: Me;
   live: OrgLive;
   orgId: string;
   taskId: string;
   sessionId?: string;
 }
 
-export function TaskView({ client, me, live, orgId, taskId, sessionId }: Props) {
+export function TaskView({ client, live, orgId, taskId, sessionId }: Props) {
   const summary = live.tasks.find((t) => t.id === taskId);
   const t = useTaskLive(client, orgId, taskId, summary?.repoId);
   const task = t.task;
@@ -45,7 +43,6 @@ export function TaskView({ client, me, live, orgId, taskId, sessionId }: Props) 
                 <SessionPane
                   key={sessionId}
                   client={client}
-                  me={me}
                   orgId={orgId}
                   task={task}
                   sessionId={sessionId}
