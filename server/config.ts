@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
+import type { GitHubAppConfig } from "../actors/github-state/app.js";
+import { githubAppConfig, githubAppProblems } from "./github/config.js";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { z } from "zod";
@@ -157,6 +159,8 @@ export interface KilnConfig {
   /** Undefined until resolved: in development a missing secret is generated once and kept in the data directory. */
   authSecret: string | undefined;
   github: OAuthClient | undefined;
+  /** The GitHub App (webhooks, installation tokens); undefined when GITHUB_APP_* are unset. */
+  githubApp: GitHubAppConfig | undefined;
   google: OAuthClient | undefined;
   rivet: { endpoint: string; token: string | undefined; namespace: string | undefined } | undefined;
   /** Repos from local paths and file:// URLs: on by default outside production, for development. */
@@ -201,11 +205,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => ({ name: issue.path.join(".") || "environment", message: issue.message }))),
     ...crossFieldProblems(env),
+    ...githubAppProblems(env),
   ];
   if (!parsed.success || problems.length > 0) {
     throw new ConfigError(
       problems.map(({ name, message }) => {
-        const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL|API_KEY/.test(name) ? ` (got "${env[name]}")` : "";
+        const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL|API_KEY|PRIVATE_KEY/.test(name) ? ` (got "${env[name]}")` : "";
         return `${name}: ${message}${received}`;
       }),
     );
@@ -223,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logFormat: e.LOG_FORMAT,
     authSecret: e.BETTER_AUTH_SECRET,
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
+    githubApp: githubAppConfig(env),
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
     sandboxProvider: e.KILN_SANDBOX_PROVIDER,
     workerProvisioner: e.PROVISIONER_MODE,

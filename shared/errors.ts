@@ -30,6 +30,7 @@ export const ERROR_STATUS = {
   conflict: 409,
   personal_org: 409,
   github_managed: 409,
+  github_not_installed: 409,
   run_not_running: 409,
   run_requeued: 409,
   watcher_inactive: 409,

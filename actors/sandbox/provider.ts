@@ -75,6 +75,8 @@ export interface AgentSessions {
   prompt(ref: SandboxRef, sessionId: string, text: string, onEvent: (e: AgentSessionEvent) => void): Promise<{ stopReason: string }>;
   cancel(ref: SandboxRef, sessionId: string): Promise<void>;
   close(ref: SandboxRef, sessionId: string): Promise<void>;
+  /** Drops the agent session from this process without reaching the server (it may be down); the next `open` starts afresh. */
+  forget(sessionId: string): void;
   /** Whether this process holds the live agent session (sandbox-agent keeps sessions in its client). */
   isLive(sessionId: string): boolean;
 }
