@@ -333,6 +333,11 @@ export function createKilnClient(opts: KilnClientOptions) {
     deleteWorker: (id: string) => unwrap(workers.$delete({ param: { id } })),
     rotateWorkerTokens: (id: string) => unwrap(workers.tokens.$post({ param: { id } })).then((r) => r.tokens),
 
+    /** The org's GitHub connection (installation, sync progress); sync and reconnect are for owners and admins. */
+    githubConnection: (orgId: string) => unwrap(orgs.github.$get({ param: { orgId } })),
+    githubSync: (orgId: string) => unwrap(orgs.github.sync.$post({ param: { orgId } })),
+    githubReconnect: (orgId: string) => unwrap(orgs.github.reconnect.$post({ param: { orgId } })),
+
     /** The Mac app's devices: mint a device-bound token (shown once), list, relabel, delete. */
     mintDeviceToken: (json: JsonOf<typeof api.devices["mint-token"]["$post"]>) => unwrap(api.devices["mint-token"].$post({ json })),
     listDevices: () => unwrap(api.devices.$get()),

@@ -7,7 +7,7 @@ import { href, navigate } from "../route.js";
 import { useTaskLive } from "../task-live.js";
 import { RuntimeIssuesBanner } from "./issues.js";
 import { SessionPane } from "./session.js";
-import { PhaseBadge, TaskList } from "./tasks.js";
+import { PhaseBadge, PullRequestBadge, TaskList } from "./tasks.js";
 
 interface Props {
   client: KilnClient;
@@ -70,7 +70,12 @@ function TaskHeader({ client, orgId, task, onTask }: { client: KilnClient; orgId
     <header class="task-head">
       <h1>{task.title}</h1>
       <p class="meta">
-        <PhaseBadge task={task} /> <span>Branch</span> <code class="branch" data-testid="branch">{task.branch}</code>
+        <PhaseBadge task={task} /> <span>Branch</span> <code class="branch" data-testid="branch">{task.branch}</code>{" "}
+        {task.pullRequest && (
+          <a href={task.pullRequest.url} target="_blank" rel="noreferrer">
+            <PullRequestBadge pr={task.pullRequest} />
+          </a>
+        )}
       </p>
       {task.lifecycle.message && (
         <p class="error" role="alert">
