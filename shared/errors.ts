@@ -32,7 +32,6 @@ export const ERROR_STATUS = {
   github_managed: 409,
   github_not_installed: 409,
   run_not_running: 409,
-  run_requeued: 409,
   watcher_inactive: 409,
   watcher_has_no_agent: 409,
   payload_too_large: 413,
