@@ -68,6 +68,10 @@ describe("watchers, runs and leases", () => {
     const list = (await A.get<{ watchers: WatcherSummary[] }>(`/v1/orgs/${orgId}/watchers`)).body.watchers;
     expect(list.find((x) => x.id === w.id)).toMatchObject({ nextRunAt: w.nextRunAt });
     expect((await A.get(`/v1/orgs/${orgId}/watchers/wat_0000000000000000`)).status).toBe(404);
+    // Ids are looked up as own entries: the names of Object.prototype's members find nothing.
+    expect((await A.del(`/v1/orgs/${orgId}/agents/constructor`)).status).toBe(404);
+    expect((await A.patch(`/v1/orgs/${orgId}/agents/__proto__`, { name: "x" })).status).toBe(404);
+    expect((await A.post(`/v1/orgs/${orgId}/watchers`, { name: "x", schedule: "0 9 * * *", agentId: "constructor", prompt: "p" })).status).toBe(404);
     const ben = api(t, (await signUp(t)).token);
     expect((await ben.get(`/v1/orgs/${orgId}/watchers/${w.id}`)).status).toBe(403);
   });

@@ -48,6 +48,11 @@ export function provisionDefaultAgent(s: OrgDeviceState): void {
   s.sentinels.defaultAgent = { id: agent.id, at: now };
 }
 
+/** A record's own entry: ids come from callers, and `constructor` or `__proto__` must find nothing. */
+function own<T>(record: Record<string, T>, id: string): T | undefined {
+  return Object.hasOwn(record, id) ? record[id] : undefined;
+}
+
 function newId(prefix: string, bytes = 8): string {
   return `${prefix}_${randomBytes(bytes).toString("hex")}`;
 }
@@ -172,7 +177,7 @@ export const orgDeviceActions = {
   updateAgent: async (c: OrgCtx, agentId: string, body: unknown): Promise<Agent> => {
     requireUser(c);
     const patch = parseInput(UpdateAgentBodySchema, body, "Invalid agent.");
-    const agent = defaults(c).agents[String(agentId)];
+    const agent = own(defaults(c).agents, String(agentId));
     if (!agent) throw new UserError("No such agent.", { code: "agent_not_found" });
     Object.assign(agent, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)), { updatedAt: new Date().toISOString() });
     await c.saveState({ immediate: true });
@@ -184,7 +189,7 @@ export const orgDeviceActions = {
     requireUser(c);
     const d = defaults(c);
     const id = String(agentId);
-    if (!d.agents[id]) throw new UserError("No such agent.", { code: "agent_not_found" });
+    if (!own(d.agents, id)) throw new UserError("No such agent.", { code: "agent_not_found" });
     delete d.agents[id];
     const users = Object.values(d.watchers).filter((w) => w.agentId === id);
     for (const w of users) w.agentId = null;
@@ -199,7 +204,7 @@ export const orgDeviceActions = {
   /** Kiln-internal (WatcherActor): an agent's current definition, or null. */
   getAgent: (c: OrgCtx, agentId: string): Agent | null => {
     requireInternal(c);
-    return defaults(c).agents[String(agentId)] ?? null;
+    return own(defaults(c).agents, String(agentId)) ?? null;
   },
 
   listWatchers: (c: OrgCtx): WatcherSummary[] => Object.values(defaults(c).watchers).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
@@ -211,7 +216,7 @@ export const orgDeviceActions = {
     const problems = scheduleProblems(input.schedule, input.timezone);
     if (problems.length) throw new UserError("Invalid schedule or timezone.", { code: ACTOR_ERRORS.invalidRequest, metadata: { issues: problems } });
     const d = defaults(c);
-    if (!d.agents[input.agentId]) throw new UserError("No such agent in this organization.", { code: "agent_not_found" });
+    if (!own(d.agents, input.agentId)) throw new UserError("No such agent in this organization.", { code: "agent_not_found" });
     const slug = freeSlug(d.watchers, input.slug ?? slugify(input.name), input.slug !== undefined);
     return spawnWatcher(
       c,
@@ -224,7 +229,7 @@ export const orgDeviceActions = {
   recordWatcher: async (c: OrgCtx, summary: WatcherSummary): Promise<void> => {
     requireInternal(c);
     const d = defaults(c);
-    const known = d.watchers[summary.id];
+    const known = own(d.watchers, summary.id);
     if (known && known.updatedAt > summary.updatedAt) return;
     d.watchers[summary.id] = summary;
     await c.saveState({ immediate: true });
@@ -240,7 +245,7 @@ export const orgDeviceActions = {
     const d = defaults(c);
     const sentinel = d.sentinels.defaultWatcher;
     if (!sentinel) {
-      const agentId = (d.sentinels.defaultAgent?.id && d.agents[d.sentinels.defaultAgent.id] ? d.sentinels.defaultAgent.id : Object.keys(d.agents)[0]) ?? null;
+      const agentId = (d.sentinels.defaultAgent?.id && own(d.agents, d.sentinels.defaultAgent.id) ? d.sentinels.defaultAgent.id : Object.keys(d.agents)[0]) ?? null;
       const timezone = device.timezone && validTimezone(device.timezone) ? device.timezone : "UTC";
       await spawnWatcher(
         c,
@@ -249,7 +254,7 @@ export const orgDeviceActions = {
       );
       return;
     }
-    const existing = d.watchers[sentinel.id];
+    const existing = own(d.watchers, sentinel.id);
     if (existing && existing.status === "active" && !existing.deviceWorkerId) {
       existing.deviceWorkerId = device.deviceId;
       await c.saveState({ immediate: true });
