@@ -14,6 +14,7 @@ import { createAuth, type KilnAuth } from "./auth.js";
 import type { KilnConfig } from "./config.js";
 import { lockDataDir, resolveAuthSecret } from "./data-dir.js";
 import { openAppDatabase, type AppDatabase } from "./db/index.js";
+import { limitBody, MAX_BODY_BYTES } from "./middleware/body-limit.js";
 import { handleError, handleNotFound } from "./middleware/errors.js";
 import { requestContext } from "./middleware/request-context.js";
 import { requireSession, sessionResolver } from "./middleware/session.js";
@@ -160,6 +161,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         exposeHeaders: ["x-request-id", "set-auth-token"],
       }),
     );
+    app.use("*", limitBody({ maxBytes: MAX_BODY_BYTES, except: RIVET_BASE_PATH }));
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));

@@ -12,6 +12,8 @@ import type { Paywall } from "./paywall.js";
 import type { KilnClient } from "./rivet.js";
 
 const WORKER_ID = /^w_[A-Za-z0-9]{16}$/;
+/** Organization ids as Kiln mints them (`personal-<userId>`, GitHub and team ids). */
+const ORG_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** How soon a client should first poll a new cloud worker: about how long each provisioner takes. */
 const POLL_AFTER_MS: Record<string, number> = { local: 250, daytona: 2_000, render: 10_000 };
@@ -133,9 +135,12 @@ export class Workers {
     return rows.length;
   }
 
-  /** Public health of a cloud worker's instance: 200 once provisioning finished and it answers. */
+  /**
+   * Public health of a cloud worker's instance: true once provisioning finished and it answers.
+   * Unknown workers and ids that cannot name one are simply not up (the route says nothing more).
+   */
   async health(orgId: string, workerId: string): Promise<boolean> {
-    if (!WORKER_ID.test(workerId)) return false;
+    if (!WORKER_ID.test(workerId) || !ORG_ID.test(orgId)) return false;
     const row = (await this.db.select().from(workerIndex).where(and(eq(workerIndex.workerId, workerId), eq(workerIndex.orgId, orgId))).limit(1))[0];
     if (!row) return false;
     return this.client().worker.get(keys.worker(orgId, workerId), { params: internalParams() }).health();
