@@ -1,6 +1,7 @@
 import { pino, type Logger } from "pino";
 import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
 import type { WorkerView } from "../shared/schemas/worker.js";
+import type { DeviceSnapshot } from "./device/state.js";
 import type { DaytonaProviderConfig } from "./sandbox/daytona.js";
 import type { RenderProviderConfig } from "./sandbox/render.js";
 
@@ -16,6 +17,17 @@ export interface OrgIndexSnapshot {
   kind: OrgKind;
   name: string;
   members: { userId: string; role: OrgMemberRole }[];
+  /** Pending invitations (team orgs), indexed by email so an invitee finds theirs. */
+  invitations: OrgInvitationRow[];
+}
+
+/** One pending invitation as the OrganizationActor keeps it (and indexes it). */
+export interface OrgInvitationRow {
+  id: string;
+  email: string;
+  role: OrgMemberRole;
+  invitedBy: string;
+  createdAt: string;
 }
 
 /**
@@ -31,6 +43,10 @@ export interface ActorServices {
   syncOrgIndex(snapshot: OrgIndexSnapshot): Promise<void>;
   /** Mirrors a worker's view into the gateway's worker index (null removes it). */
   syncWorkerIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void>;
+  /** The gateway's device and watcher indexes, kept by DeviceActors and OrganizationActors. */
+  devices: DeviceIndexWriter;
+  /** A task's state changed: the gateway's cached views of it are dropped (called on every change, synchronously). */
+  taskChanged(orgId: string, taskId: string): void;
   /** Membership from the gateway's index, for actors below the organization (they don't own membership). */
   isOrgMember(orgId: string, userId: string): Promise<boolean>;
   /** Where the local sandbox providers keep their sandboxes. */
@@ -50,6 +66,16 @@ export interface ActorServices {
   /** Whether repos may point at local paths and file:// URLs (development; off in production). */
   allowLocalRemotes: boolean;
   logger: Logger;
+}
+
+/** Writes the gateway's device-API indexes (app database). Called only when something changed. */
+export interface DeviceIndexWriter {
+  /** A device's registration changed (or it was deleted). */
+  sync(snapshot: DeviceSnapshot & { deleted?: boolean }): Promise<void>;
+  /** The device polled: at most once a minute per device. */
+  seen(deviceId: string, at: Date): Promise<void>;
+  /** A watcher was created in an organization. */
+  indexWatcher(watcherId: string, orgId: string): Promise<void>;
 }
 
 let installed: ActorServices | undefined;

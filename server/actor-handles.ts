@@ -1,10 +1,11 @@
 import { internalParams } from "../actors/auth.js";
 import { KilnError } from "../shared/errors.js";
 import { keys } from "../shared/keys.js";
+import { SessionIdSchema } from "../shared/schemas/task.js";
 import type { KilnClient } from "./rivet.js";
 
-/** The shape of every id Kiln mints (tasks `t_…`, sessions `s_…`); anything else names nothing. */
-const KILN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The shape of task ids Kiln mints (`t_…`); anything else names no task. */
+const TASK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function taskNotFound(): KilnError {
   return new KilnError("task_not_found", "No such task in this organization.");
@@ -29,7 +30,7 @@ export function orgActor(client: KilnClient, orgId: string, userId: string) {
 }
 
 export async function taskActor(client: KilnClient, orgId: string, userId: string, taskId: string) {
-  if (!KILN_ID.test(taskId)) throw taskNotFound();
+  if (!TASK_ID.test(taskId)) throw taskNotFound();
   const summary = await orgActor(client, orgId, userId).locateTask(taskId);
   return client.task.get(keys.task(orgId, summary.repoId, summary.id), { params: internalParams(userId) });
 }
@@ -43,7 +44,7 @@ export function historyActor(client: KilnClient, orgId: string, repoId: string, 
 
 /** A session id for the caller's workbench state on a task; one Kiln never minted names no session. */
 export function workbenchSessionId(sessionId: string): string {
-  if (!KILN_ID.test(sessionId)) throw sessionNotFound();
+  if (!SessionIdSchema.safeParse(sessionId).success) throw sessionNotFound();
   return sessionId;
 }
 
@@ -56,8 +57,8 @@ export async function withSession<T>(
   ids: { orgId: string; userId: string; taskId: string; sessionId: string },
   act: (session: ReturnType<KilnClient["taskSession"]["get"]>) => Promise<T>,
 ): Promise<T> {
-  if (!KILN_ID.test(ids.sessionId)) throw sessionNotFound();
-  if (!KILN_ID.test(ids.taskId)) throw taskNotFound();
+  if (!SessionIdSchema.safeParse(ids.sessionId).success) throw sessionNotFound();
+  if (!TASK_ID.test(ids.taskId)) throw taskNotFound();
   const summary = await orgActor(client, ids.orgId, ids.userId).locateTask(ids.taskId);
   const session = client.taskSession.get(keys.session(ids.orgId, summary.repoId, summary.id, ids.sessionId), { params: internalParams(ids.userId) });
   try {

@@ -19,6 +19,8 @@ import { handleError, handleNotFound } from "./middleware/errors.js";
 import { requestContext } from "./middleware/request-context.js";
 import { requireSession, sessionResolver } from "./middleware/session.js";
 import { SessionCache } from "./session-cache.js";
+import { MembershipCache } from "./membership-cache.js";
+import { ViewCache } from "./view-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
 import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
@@ -27,10 +29,16 @@ import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
 import { meRoutes } from "./routes/me.js";
 import { orgRoutes } from "./routes/orgs.js";
+import { orgMemberRoutes } from "./routes/org-members.js";
 import { repoRoutes } from "./routes/repos.js";
 import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
 import { sessionRoutes } from "./routes/sessions.js";
-import { taskRoutes } from "./routes/tasks.js";
+import { taskRoutes, taskViewGroup } from "./routes/tasks.js";
+import type { TaskView } from "../shared/schemas/task.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { PersonalTokens } from "./tokens.js";
+import { Devices } from "./devices.js";
+import { mountDeviceApi } from "./device-api.js";
 import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
@@ -63,11 +71,18 @@ async function freePort(host: string): Promise<number> {
 }
 
 /**
- * Session credentials are re-verified against the database at least this often. Revocation inside
+ * Session credentials (and memberships) are re-verified against the database at least this often. Revocation inside
  * this Kiln is immediate regardless (see SessionCache); this bounds only out-of-band changes.
  */
 const SESSION_CACHE_TTL_MS = 30_000;
 const SESSION_CACHE_MAX = 10_000;
+/**
+ * Worker and task views on the polling paths are asked of their source again at least this often.
+ * Changes made by actors in this process show at once regardless (they drop their views); this
+ * bounds only what an actor running in another process changes unseen.
+ */
+const VIEW_CACHE_TTL_MS = 2_000;
+const VIEW_CACHE_MAX = 10_000;
 
 /** The key internal callers present to actors; derived so every Kiln process sharing the secret agrees. */
 function deriveInternalKey(secret: string): string {
@@ -94,10 +109,15 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const baseURL = config.publicUrl ?? localUrl;
 
     let client: KilnClient | undefined;
-    const organizations = new Organizations(db.db, () => {
-      if (!client) throw new Error("actors are not started yet");
-      return client;
-    });
+    const membershipCache = new MembershipCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
+    const organizations = new Organizations(
+      db.db,
+      () => {
+        if (!client) throw new Error("actors are not started yet");
+        return client;
+      },
+      membershipCache,
+    );
     const sessionCache = new SessionCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
     const auth = createAuth({
       config: { ...config, allowedOrigins: [...new Set([...config.allowedOrigins, new URL(localUrl).origin])] },
@@ -109,15 +129,24 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         await organizations.ensurePersonal(user);
       },
       onSessionChanged: (token) => sessionCache.forgetToken(token),
-      onUserChanged: (userId) => sessionCache.forgetUser(userId),
+      onUserChanged: (userId) => {
+        sessionCache.forgetUser(userId);
+        membershipCache.forgetUser(userId);
+      },
     });
     const resolveSession = sessionResolver(auth, sessionCache);
+    const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
+    const devices = new Devices(db.db, organizations, tokens, () => {
+      if (!client) throw new Error("actors are not started yet");
+      return client;
+    });
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
       if (!client) throw new Error("actors are not started yet");
       return client;
-    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined, config.workerProvisioner);
+    }, config.polarGate ? new Paywall(config.polarGate, logger.child({ component: "paywall" })) : undefined, config.workerProvisioner, new ViewCache({ ttlMs: VIEW_CACHE_TTL_MS, maxEntries: VIEW_CACHE_MAX }));
+    const taskViews = new ViewCache<TaskView>({ ttlMs: VIEW_CACHE_TTL_MS, maxEntries: VIEW_CACHE_MAX });
     const services: ActorServices = {
       internalKey: deriveInternalKey(secret),
       logger: logger.child({ component: "actors" }),
@@ -126,7 +155,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         return result ? { userId: result.user.id, sessionId: result.session.id } : null;
       },
       syncOrgIndex: (snapshot) => organizations.syncIndex(snapshot),
+      devices,
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      taskChanged: (orgId, taskId) => taskViews.forget(taskViewGroup(orgId, taskId)),
       syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
@@ -161,21 +192,25 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         exposeHeaders: ["x-request-id", "set-auth-token"],
       }),
     );
-    app.use("*", limitBody({ maxBytes: MAX_BODY_BYTES, except: RIVET_BASE_PATH }));
+    app.use("*", limitBody(MAX_BODY_BYTES, { except: RIVET_BASE_PATH }));
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
     app.route("/", authRoutes(auth));
     app.route("/", workerHealthRoutes(workers));
-    app.use("/v1/*", requireSession(resolveSession));
+    app.use("/v1/*", requireSession(resolveSession, tokens));
+    app.use("/v1/tokens", limitBody(16 * 1024));
     app.route("/", meRoutes(organizations));
-    app.use("/v1/orgs/:orgId", requireOrgMember(organizations));
+    // Matches `/v1/orgs/:orgId` itself too: one membership check per request.
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
     const kilnClient = () => rivet.client;
     app.route("/", orgRoutes(kilnClient));
+    app.route("/", orgMemberRoutes(organizations, kilnClient));
     app.route("/", repoRoutes(kilnClient));
-    app.route("/", taskRoutes(kilnClient));
+    app.route("/", taskRoutes(kilnClient, taskViews));
     app.route("/", sessionRoutes(kilnClient));
     app.route("/", workerRoutes(workers));
     app.route("/", runtimeIssueRoutes(kilnClient));
+    app.route("/", tokenRoutes(tokens));
+    mountDeviceApi(app, { devices, tokens, client: kilnClient });
     app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
@@ -185,8 +220,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const nodeWs = createNodeWebSocket({ app });
     rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
     const server: ServerType = await new Promise((resolve, reject) => {
-      // Keep the real global Response: SDKs (Polar) check `instanceof Response` on what fetch returns.
-      const s = serve({ fetch: app.fetch, port, hostname: config.host, overrideGlobalObjects: false }, () => resolve(s));
+      // @hono/node-server's global Request/Response: about twice the throughput of Node's own. The
+      // one SDK that checks `instanceof Response` on fetch's answers (Polar) re-wraps them (paywall.ts).
+      const s = serve({ fetch: app.fetch, port, hostname: config.host }, () => resolve(s));
       s.once("error", reject);
     });
     nodeWs.injectWebSocket(server);

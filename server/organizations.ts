@@ -1,10 +1,14 @@
+import { randomBytes } from "node:crypto";
 import { and, eq, notInArray } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
 import { keys } from "../shared/keys.js";
 import type { OrgIndexSnapshot } from "../actors/services.js";
+import type { Invitation } from "../shared/schemas/members.js";
 import type { OrgMember, OrgMembership, OrgSummary } from "../shared/schemas/org.js";
+import type { OrganizationInput } from "../actors/organization/index.js";
 import type { AppDb } from "./db/index.js";
-import { orgMembership } from "./db/schema.js";
+import { orgInvitation, orgMembership } from "./db/schema.js";
+import type { MembershipCache } from "./membership-cache.js";
 import type { KilnClient } from "./rivet.js";
 
 export interface UserIdentity {
@@ -21,6 +25,7 @@ export class Organizations {
   constructor(
     private readonly db: AppDb,
     private readonly client: () => KilnClient,
+    private readonly cache: MembershipCache,
   ) {}
 
   /** Creates the user's personal organization if it does not exist yet, through the app shell. Idempotent. */
@@ -28,23 +33,54 @@ export class Organizations {
     return this.client().appShell.getOrCreate(keys.appShell(), { params: internalParams() }).userOnboarded(user);
   }
 
-  /** The organizations a user belongs to, from the index; never a call per organization. */
-  async listForUser(userId: string): Promise<OrgMembership[]> {
-    const rows = await this.db
-      .select()
-      .from(orgMembership)
-      .where(eq(orgMembership.userId, userId))
-      .orderBy(orgMembership.createdAt);
-    return rows.map((r) => ({ id: r.orgId, kind: r.orgKind, name: r.orgName, role: r.role }));
+  /** Creates a team organization with the user as its owner. */
+  async createTeam(user: UserIdentity, name: string): Promise<OrgSummary> {
+    const input: OrganizationInput = {
+      id: `team-${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}`,
+      kind: "team",
+      name,
+      owner: { userId: user.id, name: user.name, email: user.email },
+    };
+    return this.client()
+      .organization.getOrCreate(keys.organization(input.id), { params: internalParams(), createWithInput: input })
+      .ensure(input);
+  }
+
+  /** Pending invitations for an email, from the index. */
+  async invitationsFor(email: string): Promise<Invitation[]> {
+    const rows = await this.db.select().from(orgInvitation).where(eq(orgInvitation.email, email.toLowerCase())).orderBy(orgInvitation.createdAt);
+    return rows.map((r) => ({ id: r.id, orgId: r.orgId, orgName: r.orgName, email: r.email, role: r.role, invitedBy: r.invitedBy, createdAt: r.createdAt.toISOString() }));
+  }
+
+  /**
+   * The invitee answers: the index says which org holds the invitation, and that actor decides
+   * (it checks the email again). Unknown ids and other people's invitations look the same.
+   */
+  async answerInvitation(user: UserIdentity, invitationId: string, accept: boolean): Promise<OrgSummary | null> {
+    const [row] = await this.db.select({ orgId: orgInvitation.orgId, email: orgInvitation.email }).from(orgInvitation).where(eq(orgInvitation.id, invitationId)).limit(1);
+    if (!row || row.email !== user.email.toLowerCase()) return null;
+    return this.client()
+      .organization.get(keys.organization(row.orgId), { params: internalParams() })
+      .answerInvitation(invitationId, { userId: user.id, name: user.name, email: user.email }, accept);
+  }
+
+  /**
+   * The organizations a user belongs to, from the index through the in-process cache; never a
+   * call per organization. The array is shared: callers must not change it.
+   */
+  async listForUser(userId: string): Promise<readonly OrgMembership[]> {
+    return this.cache.resolve(userId, async () => {
+      const rows = await this.db
+        .select()
+        .from(orgMembership)
+        .where(eq(orgMembership.userId, userId))
+        .orderBy(orgMembership.createdAt);
+      return rows.map((r) => ({ id: r.orgId, kind: r.orgKind, name: r.orgName, role: r.role }));
+    });
   }
 
   async isMember(orgId: string, userId: string): Promise<boolean> {
-    const rows = await this.db
-      .select({ role: orgMembership.role })
-      .from(orgMembership)
-      .where(and(eq(orgMembership.orgId, orgId), eq(orgMembership.userId, userId)))
-      .limit(1);
-    return rows.length > 0;
+    return (await this.listForUser(userId)).some((o) => o.id === orgId);
   }
 
   /** Every organization with at least one member: the ones whose actors may have work to resume. */
@@ -65,6 +101,16 @@ export class Organizations {
   /** Mirrors one organization's members into the index: called by the actor on every change. */
   async syncIndex(snapshot: OrgIndexSnapshot): Promise<void> {
     const userIds = snapshot.members.map((m) => m.userId);
+    // Before the write, so no lookup that started earlier is cached; after it, so none that read the old rows is.
+    this.cache.forgetOrg(snapshot.orgId, userIds);
+    try {
+      await this.write(snapshot, userIds);
+    } finally {
+      this.cache.forgetOrg(snapshot.orgId, userIds);
+    }
+  }
+
+  private async write(snapshot: OrgIndexSnapshot, userIds: string[]): Promise<void> {
     await this.db.transaction(async (tx) => {
       const stale = userIds.length
         ? and(eq(orgMembership.orgId, snapshot.orgId), notInArray(orgMembership.userId, userIds))
@@ -78,6 +124,10 @@ export class Organizations {
             target: [orgMembership.orgId, orgMembership.userId],
             set: { role: m.role, orgKind: snapshot.kind, orgName: snapshot.name },
           });
+      }
+      await tx.delete(orgInvitation).where(eq(orgInvitation.orgId, snapshot.orgId));
+      for (const inv of snapshot.invitations) {
+        await tx.insert(orgInvitation).values({ ...inv, orgId: snapshot.orgId, orgName: snapshot.name, createdAt: new Date(inv.createdAt) });
       }
     });
   }

@@ -1,4 +1,5 @@
 import { Polar } from "@polar-sh/sdk";
+import { HTTPClient } from "@polar-sh/sdk/lib/http.js";
 import { ResourceNotFound } from "@polar-sh/sdk/models/errors/resourcenotfound.js";
 import type { Logger } from "pino";
 import { KilnError, type ErrorBody } from "../shared/errors.js";
@@ -23,6 +24,17 @@ export class PaymentRequiredError extends KilnError {
   }
 }
 
+/**
+ * Polar's SDK checks `instanceof Response` on what fetch returns. Kiln serves HTTP with
+ * @hono/node-server's lighter global Response (it doubles throughput on the hot routes), which
+ * fetch's own Response is not an instance of: the answer is re-wrapped in the global one.
+ */
+async function polarFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const res: Pick<Response, "body" | "status" | "statusText" | "headers"> = await fetch(input, init);
+  if (res instanceof Response) return res;
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
 /** How long an entitlement answer is reused: a purchase shows up within this time. */
 const CACHE_MS = 30_000;
 
@@ -38,7 +50,12 @@ export class Paywall {
     private readonly config: PolarGateConfig,
     private readonly logger: Logger,
   ) {
-    this.polar = new Polar({ accessToken: config.accessToken, timeoutMs: 10_000, ...(config.serverUrl ? { serverURL: config.serverUrl } : {}) });
+    this.polar = new Polar({
+      accessToken: config.accessToken,
+      timeoutMs: 10_000,
+      httpClient: new HTTPClient({ fetcher: polarFetch }),
+      ...(config.serverUrl ? { serverURL: config.serverUrl } : {}),
+    });
   }
 
   /** Resolves when the user may create a cloud worker; throws PaymentRequiredError or billing_unavailable otherwise. */

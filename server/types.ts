@@ -20,5 +20,7 @@ export interface KilnEnv {
     session: SessionInfo;
     /** Set by requireOrgMember once the caller is known to belong to it. */
     orgId: string;
+    /** Set when the request authenticated with a personal access token instead of a session. */
+    tokenId: string | undefined;
   };
 }

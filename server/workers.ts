@@ -1,19 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
 import { keys, personalOrgId } from "../shared/keys.js";
 import { newWorkerTokens, withCurrentUrl } from "../actors/worker/state.js";
 import { ForbiddenError, KilnError } from "../shared/errors.js";
 import type { CreateWorkerBody, CreatedWorker, WorkerTokens, WorkerView } from "../shared/schemas/worker.js";
 import type { AppDb } from "./db/index.js";
-import { orgMembership, workerIndex } from "./db/schema.js";
+import { workerIndex } from "./db/schema.js";
 import type { Organizations } from "./organizations.js";
 import type { Paywall } from "./paywall.js";
 import type { KilnClient } from "./rivet.js";
+import type { ViewCache } from "./view-cache.js";
+
+/** A worker's row of the index: its org and creator (for authorization) and its latest view. */
+export interface WorkerRow {
+  orgId: string;
+  createdBy: string;
+  view: WorkerView;
+}
 
 const WORKER_ID = /^w_[A-Za-z0-9]{16}$/;
-/** Organization ids as Kiln mints them (`personal-<userId>`, GitHub and team ids). */
-const ORG_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** How soon a client should first poll a new cloud worker: about how long each provisioner takes. */
 const POLL_AFTER_MS: Record<string, number> = { local: 250, daytona: 2_000, render: 10_000 };
@@ -34,6 +40,8 @@ export class Workers {
     private readonly paywall: Paywall | undefined,
     /** Where new cloud workers run (PROVISIONER_MODE). */
     private readonly provisioner: string,
+    /** The index rows by worker id, written through by every push: the polling path reads no database. */
+    private readonly rows: ViewCache<WorkerRow>,
   ) {}
 
   async create(user: { id: string; email: string }, body: CreateWorkerBody): Promise<CreatedWorker> {
@@ -71,14 +79,38 @@ export class Workers {
 
   /** Mirrors a WorkerActor's view; called by the actor on every change. */
   async syncIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void> {
+    // Dropped before the write, so a read that started earlier is not kept.
+    this.rows.forget(workerId);
     if (!view) {
       await this.db.delete(workerIndex).where(eq(workerIndex.workerId, workerId));
+      this.rows.forget(workerId);
       return;
     }
-    await this.db
-      .insert(workerIndex)
-      .values({ workerId, orgId, createdBy, view })
-      .onConflictDoUpdate({ target: workerIndex.workerId, set: { view } });
+    try {
+      await this.db
+        .insert(workerIndex)
+        .values({ workerId, orgId, createdBy, view })
+        .onConflictDoUpdate({ target: workerIndex.workerId, set: { view } });
+    } finally {
+      this.rows.forget(workerId);
+    }
+    this.rows.set(workerId, workerId, { orgId, createdBy, view });
+  }
+
+  /** The worker's index row, through the cache; worker_not_found when there is none. */
+  private async row(workerId: string): Promise<WorkerRow> {
+    if (!WORKER_ID.test(workerId)) throw notFound();
+    return this.rows.resolve(workerId, workerId, async () => {
+      const row = (
+        await this.db
+          .select({ orgId: workerIndex.orgId, createdBy: workerIndex.createdBy, view: workerIndex.view })
+          .from(workerIndex)
+          .where(eq(workerIndex.workerId, workerId))
+          .limit(1)
+      )[0];
+      if (!row) throw notFound();
+      return row;
+    });
   }
 
   async list(userId: string, orgId: string | undefined, limit: number): Promise<WorkerView[]> {
@@ -89,18 +121,10 @@ export class Workers {
   }
 
   /** The worker's row, if it exists and the caller belongs to its org; otherwise worker_not_found. */
-  private async locate(userId: string, workerId: string): Promise<{ orgId: string; createdBy: string; view: WorkerView }> {
-    if (!WORKER_ID.test(workerId)) throw notFound();
-    // One query for the row and the caller's membership of its org: this is the polling path.
-    const row = (
-      await this.db
-        .select({ orgId: workerIndex.orgId, createdBy: workerIndex.createdBy, view: workerIndex.view })
-        .from(workerIndex)
-        .innerJoin(orgMembership, and(eq(orgMembership.orgId, workerIndex.orgId), eq(orgMembership.userId, userId)))
-        .where(eq(workerIndex.workerId, workerId))
-        .limit(1)
-    )[0];
-    if (!row) throw notFound();
+  private async locate(userId: string, workerId: string): Promise<WorkerRow> {
+    // The polling path: the row and the membership both come from memory on a hit.
+    const row = await this.row(workerId);
+    if (!(await this.orgs.isMember(row.orgId, userId))) throw notFound();
     return row;
   }
 
@@ -135,14 +159,13 @@ export class Workers {
     return rows.length;
   }
 
-  /**
-   * Public health of a cloud worker's instance: true once provisioning finished and it answers.
-   * Unknown workers and ids that cannot name one are simply not up (the route says nothing more).
-   */
+  /** Public health of a cloud worker's instance: 200 once provisioning finished and it answers. */
   async health(orgId: string, workerId: string): Promise<boolean> {
-    if (!WORKER_ID.test(workerId) || !ORG_ID.test(orgId)) return false;
-    const row = (await this.db.select().from(workerIndex).where(and(eq(workerIndex.workerId, workerId), eq(workerIndex.orgId, orgId))).limit(1))[0];
-    if (!row) return false;
+    const row = await this.row(workerId).catch((err: unknown) => {
+      if (err instanceof KilnError && err.code === "worker_not_found") return undefined;
+      throw err;
+    });
+    if (row?.orgId !== orgId) return false;
     return this.client().worker.get(keys.worker(orgId, workerId), { params: internalParams() }).health();
   }
 }

@@ -15,7 +15,8 @@ import { keys } from "./keys.js";
 import type { Registry } from "../actors/registry.js";
 import type { ErrorBody } from "./errors.js";
 import type { Me } from "./schemas/auth.js";
-import type { OrgSummary } from "./schemas/org.js";
+import type { Invitation } from "./schemas/members.js";
+import type { OrgMember, OrgMemberRole, OrgSummary } from "./schemas/org.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
 import type { WorkerView } from "./schemas/worker.js";
 import type { CreateTaskBody, Repo, RuntimeIssue, TaskDetail, TaskPage, TaskSummary, TaskView, Workbench } from "./schemas/task.js";
@@ -134,6 +135,17 @@ export function createKilnClient(opts: KilnClientOptions) {
     createTask: (orgId: string, body: CreateTaskBody) => request<{ task: TaskSummary }>("POST", `${org(orgId)}/tasks`, body).then((r) => r.task),
     getTask: (orgId: string, taskId: string) => request<TaskView>("GET", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}`),
     listRuntimeIssues: (orgId: string) => request<{ issues: RuntimeIssue[] }>("GET", `${org(orgId)}/runtime-issues`).then((r) => r.issues),
+
+    /** Team organizations: create one, invite by email, answer your invitations, manage members. */
+    createOrg: (name: string) => request<{ organization: OrgSummary }>("POST", "/v1/orgs", { name }).then((r) => r.organization),
+    invite: (orgId: string, email: string, role: OrgMemberRole = "member") =>
+      request<{ invitation: Invitation }>("POST", `${org(orgId)}/invitations`, { email, role }).then((r) => r.invitation),
+    myInvitations: () => request<{ invitations: Invitation[] }>("GET", "/v1/invitations").then((r) => r.invitations),
+    acceptInvitation: (invitationId: string) =>
+      request<{ organization: OrgSummary }>("POST", `/v1/invitations/${encodeURIComponent(invitationId)}/accept`).then((r) => r.organization),
+    listMembers: (orgId: string) => request<{ members: OrgMember[] }>("GET", `${org(orgId)}/members`).then((r) => r.members),
+    setMemberRole: (orgId: string, userId: string, role: OrgMemberRole) =>
+      request<{ organization: OrgSummary }>("PATCH", `${org(orgId)}/members/${encodeURIComponent(userId)}`, { role }).then((r) => r.organization),
 
     openSession: (orgId: string, taskId: string, body: OpenSessionBody = {}) =>
       request<{ session: SessionSummary }>("POST", `${org(orgId)}/tasks/${encodeURIComponent(taskId)}/sessions`, body).then((r) => r.session),

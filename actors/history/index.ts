@@ -2,8 +2,8 @@ import { desc, eq } from "drizzle-orm";
 import { actor, queue } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import { workflow } from "rivetkit/workflow";
-import type { HistoryEvent, HistoryKind } from "../../shared/schemas/task.js";
-import { authorizeOrgChild, internalOnly, type Caller } from "../auth.js";
+import { HistoryQuerySchema, type HistoryEvent, type HistoryKind } from "../../shared/schemas/task.js";
+import { authorizeOrgChild, internalOnly, parseInput, type Caller } from "../auth.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
 import { schema, events } from "./db.js";
 import { migrations } from "./migrations.js";
@@ -56,14 +56,15 @@ export const history = actor({
   ),
   actions: {
     /** Newest first; `taskId` narrows to one task. */
-    list: async (c, query: { taskId?: string; limit: number }): Promise<HistoryEvent[]> => {
-      const limit = Math.min(Math.max(1, Math.floor(query.limit)), 500);
+    list: async (c, raw: unknown): Promise<HistoryEvent[]> => {
+      // Members may call this directly through /api/rivet, past the route's validation.
+      const query = parseInput(HistoryQuerySchema, raw ?? {}, "Invalid history query.");
       const rows = await c.db
         .select()
         .from(events)
         .where(query.taskId ? eq(events.taskId, query.taskId) : undefined)
         .orderBy(desc(events.id))
-        .limit(limit);
+        .limit(query.limit);
       return rows.map((r) => ({ ...r, kind: r.kind as HistoryKind }));
     },
   },

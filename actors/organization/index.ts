@@ -10,11 +10,18 @@ import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";
-import { actorLog, actorServices } from "../services.js";
+import { ActorLock } from "../lock.js";
+import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
+import type { Invitation } from "../../shared/schemas/members.js";
+import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
 import { repos, schema, tasks } from "./db.js";
+import { orgDeviceActions, provisionDefaultAgent, type DeviceAnnouncement, type OrgDeviceState } from "./devices.js";
+import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
-import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, listTaskSummaries, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { TaskListView } from "./task-index.js";
+import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { own } from "../../shared/records.js";
 
 
 /** Input given when Kiln creates an organization; clients can never create one. */
@@ -25,7 +32,7 @@ export interface OrganizationInput {
   owner: { userId: string; name: string; email: string };
 }
 
-export interface OrganizationState {
+export interface OrganizationState extends OrgDeviceState {
   /** Null when the actor was reached without Kiln's creation input: it then refuses everyone. */
   id: string | null;
   kind: OrgKind;
@@ -35,12 +42,14 @@ export interface OrganizationState {
   members: Record<string, OrgMember>;
   /** Where new task sandboxes run; null (or absent in older state) means the Kiln's default. */
   sandboxProvider?: string | null;
+  /** Pending invitations by id (team orgs; absent in older state). */
+  invitations?: Record<string, OrgInvitationRow>;
 }
 
 function initialState(input: OrganizationInput | undefined): OrganizationState {
   const now = new Date().toISOString();
   if (!input) return { id: null, kind: "personal", name: "", createdAt: now, updatedAt: now, members: {} };
-  return {
+  const state: OrganizationState = {
     id: input.id,
     kind: input.kind,
     name: input.name,
@@ -50,6 +59,8 @@ function initialState(input: OrganizationInput | undefined): OrganizationState {
       [input.owner.userId]: { ...input.owner, role: "owner", joinedAt: now },
     },
   };
+  provisionDefaultAgent(state);
+  return state;
 }
 
 function summarize(state: OrganizationState): OrgSummary {
@@ -73,6 +84,15 @@ const MANAGER_ROLES: readonly OrgMemberRole[] = ["owner", "admin"];
  */
 export const organization = actor({
   createState: (_c, input: OrganizationInput | undefined): OrganizationState => initialState(input),
+  /**
+   * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
+   * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
+   */
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView } => ({
+    indexPush: Promise.resolve(),
+    lock: new ActorLock(),
+    taskList: new TaskListView(),
+  }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
     if (caller.internal && caller.userId === null) return caller;
@@ -92,19 +112,31 @@ export const organization = actor({
     workerDeleted: event<{ id: string }>(),
   },
   actions: {
+    // The device API's agents, watchers and default provisioning (actors/organization/devices.ts).
+    listAgents: (c) => orgDeviceActions.listAgents(c),
+    createAgent: (c, body: unknown) => orgDeviceActions.createAgent(c, body),
+    updateAgent: (c, agentId: string, body: unknown) => orgDeviceActions.updateAgent(c, agentId, body),
+    deleteAgent: (c, agentId: string) => orgDeviceActions.deleteAgent(c, agentId),
+    getAgent: (c, agentId: string) => orgDeviceActions.getAgent(c, agentId),
+    listWatchers: (c) => orgDeviceActions.listWatchers(c),
+    createWatcher: (c, body: unknown) => orgDeviceActions.createWatcher(c, body),
+    recordWatcher: (c, summary: WatcherSummary) => orgDeviceActions.recordWatcher(c, summary),
+    deviceRegistered: (c, device: DeviceAnnouncement) => orgDeviceActions.deviceRegistered(c, device),
+    deviceRemoved: (c, deviceId: string) => orgDeviceActions.deviceRemoved(c, deviceId),
+
     /** The org as a member sees it. */
     summary: (c): OrgSummary => summarize(c.state),
 
     /** The calling user's role. */
     myRole: (c): OrgMemberRole | null => {
       const userId = c.conn.state.userId;
-      return userId ? (c.state.members[userId]?.role ?? null) : null;
+      return userId ? (own(c.state.members, userId)?.role ?? null) : null;
     },
 
     /** Owners and admins rename the organization. Personal orgs keep their owner's name. */
     updateProfile: async (c, update: unknown): Promise<OrgSummary> => {
       const userId = c.conn.state.userId;
-      const role = userId ? c.state.members[userId]?.role : undefined;
+      const role = userId ? own(c.state.members, userId)?.role : undefined;
       if (!c.conn.state.internal && (!role || !MANAGER_ROLES.includes(role))) {
         throw forbidden("Only owners and admins can change the organization.");
       }
@@ -119,7 +151,7 @@ export const organization = actor({
      */
     updateSettings: async (c, update: unknown): Promise<OrgSummary> => {
       const userId = c.conn.state.userId;
-      const role = userId ? c.state.members[userId]?.role : undefined;
+      const role = userId ? own(c.state.members, userId)?.role : undefined;
       if (userId ? !role || !MANAGER_ROLES.includes(role) : !c.conn.state.internal) {
         throw forbidden("Only owners and admins can change the organization's settings.");
       }
@@ -145,6 +177,7 @@ export const organization = actor({
     ensure: async (c, input: OrganizationInput): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       if (c.state.id === null) Object.assign(c.state, initialState(input));
+      provisionDefaultAgent(c.state);
       if (!c.state.members[input.owner.userId]) {
         c.state.members[input.owner.userId] = { ...input.owner, role: "owner", joinedAt: new Date().toISOString() };
       }
@@ -158,6 +191,48 @@ export const organization = actor({
       const existing = c.state.members[member.userId];
       c.state.members[member.userId] = { ...member, joinedAt: existing?.joinedAt ?? new Date().toISOString() };
       return commit(c);
+    },
+
+    /** Owners and admins invite by email into a team org; `conflict` for a member or a pending invitation. */
+    invite: async (c, body: unknown): Promise<Invitation> => {
+      const row = invite(c.state, c.conn.state, body);
+      await commit(c);
+      return invitationView(c.state, row);
+    },
+
+    /** Members see the org's pending invitations. */
+    listInvitations: (c): Invitation[] => Object.values(c.state.invitations ?? {}).map((row) => invitationView(c.state, row)),
+
+    revokeInvitation: async (c, invitationId: string): Promise<void> => {
+      revokeInvitation(c.state, c.conn.state, String(invitationId));
+      await commit(c);
+    },
+
+    /**
+     * Kiln-internal (the invitee is not a member yet, so the gateway calls for them): accept or
+     * decline. A second answer to the same invitation gets `invitation_not_found`.
+     */
+    answerInvitation: async (c, invitationId: string, user: { userId: string; name: string; email: string }, accept: boolean): Promise<OrgSummary> => {
+      requireInternal(c.conn.state);
+      requireExists(c.state);
+      answerInvitation(c.state, String(invitationId), user, accept);
+      return commit(c);
+    },
+
+    /** Owners and admins change a member's role; only owners touch the owner role; the last owner stays. */
+    setMemberRole: async (c, userId: string, body: unknown): Promise<OrgSummary> => {
+      changeRole(c.state, c.conn.state, String(userId), body);
+      return commit(c);
+    },
+
+    /** Owners and admins remove a member, or a member leaves. Their live connections close at once. */
+    removeMemberAs: async (c, userId: string): Promise<OrgSummary> => {
+      removeMemberAs(c.state, c.conn.state, String(userId));
+      // The index first, so a client reconnecting after the close is refused everywhere.
+      const summary = await commit(c);
+      // The caller's own connection (a member leaving) ends with this call, not inside it.
+      await disconnectUser([...c.conns.values()].filter((conn) => conn !== c.conn), String(userId));
+      return summary;
     },
 
     listRepos: (c): Promise<Repo[]> => listRepos(c.db),
@@ -175,7 +250,8 @@ export const organization = actor({
       if (existing) return { repo: existing, created: false };
       const { defaultBranch } = await probeRemote(remote.url);
       const repo: Repo = { id, remoteUrl: remote.url, name: remote.name, defaultBranch, createdBy: userId, createdAt: new Date().toISOString() };
-      await c.db.insert(repos).values(repo).onConflictDoNothing();
+      // Two adds of one remote at once both get here; the insert decides which one created it.
+      const inserted = await c.db.insert(repos).values(repo).onConflictDoNothing().returning({ id: repos.id });
       const orgId = requireExists(c.state);
       await c
         .client<Registry>()
@@ -184,7 +260,7 @@ export const organization = actor({
           createWithInput: { orgId, repoId: id, remoteUrl: repo.remoteUrl, name: repo.name, defaultBranch },
         })
         .describe();
-      return { repo: (await findRepo(c.db, id)) ?? repo, created: true };
+      return { repo: (await findRepo(c.db, id)) ?? repo, created: inserted.length > 0 };
     },
 
     /**
@@ -194,7 +270,9 @@ export const organization = actor({
     createTask: async (c, body: unknown): Promise<TaskSummary> => {
       const userId = requireUser(c.conn.state);
       const orgId = requireExists(c.state);
-      const { input, summary } = await insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider));
+      // Locked: two tasks created at once must not both pick the same free branch name.
+      const { input, summary } = await c.vars.lock.run(() => insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider)));
+      c.vars.taskList.upsert(summary);
       try {
         await c
           .client<Registry>()
@@ -202,6 +280,7 @@ export const organization = actor({
           .send("commands", { type: "provision" }, { wait: false });
       } catch (err) {
         await c.db.delete(tasks).where(eq(tasks.id, input.taskId));
+        c.vars.taskList.remove(input.taskId);
         throw err;
       }
       await c
@@ -212,8 +291,13 @@ export const organization = actor({
       return summary;
     },
 
-    /** Task summaries from this actor's own index: never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> => listTaskSummaries(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
+    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
+      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+
+    /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
+    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
+      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
@@ -225,7 +309,10 @@ export const organization = actor({
     /** Kiln-internal: a TaskActor pushes its summary here whenever it changes. */
     recordTaskSummary: async (c, summary: TaskSummary): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await applyTaskSummary(c.db, summary)) c.broadcast("taskSummaryUpdated", summary);
+      if (await applyTaskSummary(c.db, summary)) {
+        c.vars.taskList.upsert(summary);
+        c.broadcast("taskSummaryUpdated", summary);
+      }
     },
 
     /**
@@ -242,7 +329,9 @@ export const organization = actor({
     /** Kiln-internal: a task claims a branch name in its repo before renaming it in git. */
     reserveBranch: async (c, repoId: string, taskId: string, name: string): Promise<void> => {
       requireInternal(c.conn.state);
-      await reserveBranch(c.db, repoId, taskId, name);
+      await c.vars.lock.run(() => reserveBranch(c.db, repoId, taskId, name));
+      const row = await findTask(c.db, taskId);
+      if (row) c.vars.taskList.upsert(rowToSummary(row));
     },
 
     /** Kiln-internal: after a restart, resumes every task still provisioning, or fails it with a reason. */
@@ -262,7 +351,7 @@ export const organization = actor({
           // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
           const message = "Kiln stopped before this task's provisioning started. Create the task again.";
           const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
-          await applyTaskSummary(c.db, summary);
+          if (await applyTaskSummary(c.db, summary)) c.vars.taskList.upsert(summary);
           c.broadcast("taskSummaryUpdated", summary);
           actorLog().warn({ err, taskId: row.id }, "could not resume task");
           failed += 1;
@@ -276,35 +365,40 @@ export const organization = actor({
     /** Kiln-internal: the `onError` hook of a workflow actor in this org reports here. */
     recordRuntimeIssue: async (c, report: RuntimeIssueReport): Promise<void> => {
       requireInternal(c.conn.state);
-      await insertRuntimeIssue(c.db, report);
-      c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      // Locked, like every write to the list: each broadcast carries a list no older than the last one sent.
+      await c.vars.lock.run(async () => {
+        await insertRuntimeIssue(c.db, report);
+        c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      });
     },
 
     /** Kiln-internal: an actor succeeded after failing; its open issues resolve. */
     resolveRuntimeIssues: async (c, actorId: string): Promise<void> => {
       requireInternal(c.conn.state);
-      if (await resolveIssuesOf(c.db, actorId)) c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      await c.vars.lock.run(async () => {
+        if (await resolveIssuesOf(c.db, actorId)) c.broadcast("runtimeIssuesUpdated", await listRuntimeIssues(c.db));
+      });
     },
 
     /** Members clear issues, all or one actor's. */
     clearRuntimeIssues: async (c, actorId?: string): Promise<RuntimeIssue[]> => {
-      await clearRuntimeIssues(c.db, typeof actorId === "string" ? actorId : undefined);
-      const issues = await listRuntimeIssues(c.db);
-      c.broadcast("runtimeIssuesUpdated", issues);
-      return issues;
+      return c.vars.lock.run(async () => {
+        await clearRuntimeIssues(c.db, typeof actorId === "string" ? actorId : undefined);
+        const issues = await listRuntimeIssues(c.db);
+        c.broadcast("runtimeIssuesUpdated", issues);
+        return issues;
+      });
     },
 
     /** Kiln-internal: removes a member and closes their live connections at once. */
     removeMember: async (c, userId: string): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       requireExists(c.state);
-      if (c.state.members[userId]?.role === "owner" && c.state.kind === "personal") {
+      if (own(c.state.members, userId)?.role === "owner" && c.state.kind === "personal") {
         throw new UserError("A personal organization always keeps its owner.", { code: ACTOR_ERRORS.conflict });
       }
       delete c.state.members[userId];
-      for (const conn of c.conns.values()) {
-        if ((conn.state as Caller | undefined)?.userId === userId) await conn.disconnect("user.forbidden");
-      }
+      await disconnectUser(c.conns.values(), userId);
       return commit(c);
     },
   },
@@ -324,26 +418,49 @@ function requireExists(state: OrganizationState): string {
   return state.id;
 }
 
+interface IndexPushVars {
+  /** The latest index push; each waits for the one before, so the index never ends on an older snapshot. */
+  indexPush: Promise<void>;
+}
+
 interface CommitContext {
   state: OrganizationState;
+  vars: IndexPushVars;
   saveState(opts: { immediate: boolean }): Promise<void>;
   broadcast(name: "orgUpdated", summary: OrgSummary): void;
 }
 
+async function disconnectUser(conns: Iterable<{ state: unknown; disconnect(reason?: string): Promise<void> }>, userId: string): Promise<void> {
+  for (const conn of conns) {
+    if ((conn.state as Caller | undefined)?.userId === userId) await conn.disconnect("user.forbidden");
+  }
+}
+
+function invitationView(state: OrganizationState, row: OrgInvitationRow): Invitation {
+  return { ...row, orgId: state.id ?? "", orgName: state.name };
+}
+
 /**
  * Persists a change before acknowledging it (state is otherwise flushed only about once a second),
- * pushes it into the gateway's membership index, then tells subscribers the new state.
+ * pushes it into the gateway's membership index, then tells subscribers the new state. Pushes run
+ * one at a time and each sends the state as it is when it runs, so parallel changes all land.
  */
 async function commit(c: CommitContext): Promise<OrgSummary> {
   c.state.updatedAt = new Date().toISOString();
   await c.saveState({ immediate: true });
-  const summary = summarize(c.state);
-  await actorServices().syncOrgIndex({
-    orgId: summary.id,
-    kind: summary.kind,
-    name: summary.name,
-    members: summary.members.map((m) => ({ userId: m.userId, role: m.role })),
+  const push = c.vars.indexPush.catch(() => undefined).then(() => {
+    const latest = summarize(c.state);
+    return actorServices().syncOrgIndex({
+      orgId: latest.id,
+      kind: latest.kind,
+      name: latest.name,
+      members: latest.members.map((m) => ({ userId: m.userId, role: m.role })),
+      invitations: Object.values(c.state.invitations ?? {}),
+    });
   });
+  c.vars.indexPush = push;
+  await push;
+  const summary = summarize(c.state);
   c.broadcast("orgUpdated", summary);
   return summary;
 }

@@ -41,31 +41,17 @@ export async function findRepo(db: OrgDb, repoId: string): Promise<Repo | undefi
   return (await db.select().from(repos).where(eq(repos.id, repoId)).limit(1))[0];
 }
 
-/** Newest first, in pages: the cursor is the last row's (createdAt, id), so pages never skip or repeat a task. */
-export async function listTaskSummaries(db: OrgDb, opts: { repoId?: string; limit?: number; cursor?: string } = {}): Promise<TaskPage> {
-  const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 200), 1), 1_000);
-  const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-  const rows = await db
-    .select()
-    .from(tasks)
-    .where(
-      and(
-        opts.repoId ? eq(tasks.repoId, opts.repoId) : undefined,
-        after ? or(lt(tasks.createdAt, after.createdAt), and(eq(tasks.createdAt, after.createdAt), lt(tasks.id, after.id))) : undefined,
-      ),
-    )
-    .orderBy(desc(tasks.createdAt), desc(tasks.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { tasks: page.map(rowToSummary), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+/** A page holds 1 to 1,000 tasks, 200 by default. */
+export function pageLimit(limit: number | undefined): number {
+  return Math.min(Math.max(Math.trunc(limit ?? 200), 1), 1_000);
 }
 
-function encodeCursor(createdAt: string, id: string): string {
+/** The cursor is the last row's (createdAt, id), so pages never skip or repeat a task. */
+export function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString("base64url");
 }
 
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
+export function decodeCursor(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
     if (typeof createdAt === "string" && typeof id === "string") return { createdAt, id };

@@ -1,5 +1,6 @@
 import { actor, UserError } from "rivetkit";
 import { ACTOR_ERRORS, authorizeOrgChild, type Caller } from "../auth.js";
+import { lockVars, type ActorLock } from "../lock.js";
 import { sandboxProvider } from "../sandbox/index.js";
 import { SandboxError, type ExecRequest, type ExecResult, type SandboxRef } from "../sandbox/provider.js";
 
@@ -39,7 +40,8 @@ function asUserError(err: unknown): UserError {
 /**
  * SandboxInstanceActor, key ["org", orgId, "sandbox", providerId, sandboxId]: owns one sandbox's
  * lifecycle through its provider (create, start, ensure the server, exec, stop, delete). Tasks
- * reference it by identity and never own it. Its actions serialize operations on one sandbox.
+ * reference it by identity and never own it. Every operation runs under its lock, so two callers
+ * never start (or stop and start) one sandbox's server at once.
  */
 export const sandboxInstance = actor({
   createState: (_c, input: SandboxInstanceInput | undefined): SandboxInstanceState => {
@@ -56,6 +58,7 @@ export const sandboxInstance = actor({
     };
   },
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createVars: lockVars,
   // Cloud control planes are slow (a Daytona sandbox settles for up to 40 s in one call); providers
   // answer `not_ready` rather than wait longer, so this bounds one call, not a whole provisioning.
   options: { actionTimeout: 150_000 },
@@ -123,11 +126,13 @@ export const sandboxInstance = actor({
     /** Kiln-internal: records that the sandbox's server is gone (stopped after a Kiln restart); `ensure` restarts it. */
     markStopped: async (c): Promise<void> => {
       requireInternal(c.conn.state);
-      if (c.state.status !== "running") return;
-      c.state.status = "stopped";
-      c.state.endpoint = null;
-      c.state.updatedAt = new Date().toISOString();
-      await c.saveState({ immediate: true });
+      await c.vars.lock.run(async () => {
+        if (c.state.status !== "running") return;
+        c.state.status = "stopped";
+        c.state.endpoint = null;
+        c.state.updatedAt = new Date().toISOString();
+        await c.saveState({ immediate: true });
+      });
     },
 
     /** Kiln-internal: deletes the sandbox for good. Idempotent. */
@@ -145,11 +150,16 @@ export const sandboxInstance = actor({
 
 interface RunContext {
   state: SandboxInstanceState;
+  vars: { lock: ActorLock };
   saveState(opts: { immediate: boolean }): Promise<void>;
 }
 
-/** Runs one provider operation, recording its failure (with its stable code) on the sandbox. */
-async function run(c: RunContext, op: (provider: ReturnType<typeof sandboxProvider>, ref: SandboxRef) => Promise<void>): Promise<void> {
+/** Runs one provider operation under the sandbox's lock, recording its failure (with its stable code) on the sandbox. */
+function run(c: RunContext, op: (provider: ReturnType<typeof sandboxProvider>, ref: SandboxRef) => Promise<void>): Promise<void> {
+  return c.vars.lock.run(() => runOperation(c, op));
+}
+
+async function runOperation(c: RunContext, op: (provider: ReturnType<typeof sandboxProvider>, ref: SandboxRef) => Promise<void>): Promise<void> {
   const ref: SandboxRef = { provider: c.state.provider, sandboxId: c.state.sandboxId };
   // Health checks call `ensure` often; an operation that changed nothing writes nothing.
   const before = JSON.stringify({ ...c.state, updatedAt: null });

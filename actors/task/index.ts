@@ -2,16 +2,18 @@ import { actor, event, queue, UserError } from "rivetkit";
 import { workflow } from "rivetkit/workflow";
 import { isValidBranchName } from "../../shared/branch.js";
 import { SessionIdSchema, type TaskDetail, type TaskView, type Workbench } from "../../shared/schemas/task.js";
-import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, internalParams, type Caller } from "../auth.js";
-import { keys } from "../../shared/keys.js";
+import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, type Caller } from "../auth.js";
 import type { Registry } from "../registry.js";
+import { lockVars } from "../lock.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
-import { sandboxGit } from "../sandbox/git.js";
+import { actorServices } from "../services.js";
 import type { SessionSummary } from "../../shared/schemas/session.js";
-import { appendHistory, publishTask, taskExec, taskSandbox } from "./publish.js";
+import { renameBranch } from "./branch.js";
+import { appendHistory, publishTask } from "./publish.js";
 import { finishTurn, openSession } from "./sessions.js";
 import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
 import { runTaskCommand } from "./workflow.js";
+import { own } from "../../shared/records.js";
 
 function invalid(message: string): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.invalidRequest });
@@ -35,6 +37,12 @@ function sessionId(raw: unknown): string {
 export const task = actor({
   createState: (_c, input: TaskInput | undefined): TaskState => initialTaskState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  /** The task's lock: branch renames, session opens, turn ends and sandbox teardown run one at a time. */
+  createVars: lockVars,
+  // Every change, from an action or a workflow step, drops the gateway's cached views of the task.
+  onStateChange: (c) => {
+    if (c.state.orgId) actorServices().taskChanged(c.state.orgId, c.state.taskId);
+  },
   events: {
     taskUpdated: event<TaskDetail>(),
     /** Sent only to the connections of the user it belongs to. */
@@ -70,36 +78,14 @@ export const task = actor({
       return taskView(c.state, c.conn.state.userId);
     },
 
-    /** Renames the branch with git in the task's working copy, after reserving the name in the org's index. */
-    renameBranch: async (c, name: string): Promise<TaskView> => {
-      const s = c.state;
+    /**
+     * Renames the branch with git in the task's working copy, after reserving the name in the
+     * org's index. Locked: parallel renames run one after another, each against the branch the
+     * previous one left.
+     */
+    renameBranch: (c, name: string): Promise<TaskView> => {
       if (typeof name !== "string" || !isValidBranchName(name)) throw invalid(`"${String(name)}" is not a valid git branch name.`);
-      if (s.lifecycle.state !== "ready" || !s.sandbox) {
-        throw conflict(`The branch can be renamed once the task is ready (it is ${s.lifecycle.label.toLowerCase()}).`);
-      }
-      if (name === s.branch) return taskView(s, c.conn.state.userId);
-      await taskSandbox(c).ensure();
-      const exec = taskExec(c);
-      if (await sandboxGit.branchExists(exec, name)) throw conflict(`A branch named ${name} already exists.`);
-      const org = c.client<Registry>().organization.get(keys.organization(s.orgId ?? ""), { params: internalParams() });
-      const from = s.branch;
-      try {
-        await org.reserveBranch(s.repoId, s.taskId, name);
-      } catch (err) {
-        // An error from another actor arrives as a client error; keep its code for our caller.
-        if ((err as { code?: string }).code === ACTOR_ERRORS.conflict) throw conflict((err as Error).message);
-        throw err;
-      }
-      try {
-        await sandboxGit.renameBranch(exec, from, name);
-      } catch (err) {
-        await org.reserveBranch(s.repoId, s.taskId, from);
-        throw err;
-      }
-      s.branch = name;
-      await publishTask(c);
-      await appendHistory(c, "branch_renamed", `Branch renamed from ${from} to ${name}`, c.conn.state.userId);
-      return taskView(s, c.conn.state.userId);
+      return c.vars.lock.run(() => renameBranch(c, name, c.conn.state.userId));
     },
 
     archive: async (c): Promise<TaskView> => {
@@ -125,23 +111,19 @@ export const task = actor({
     openSession: (c, body: unknown): Promise<SessionSummary> => {
       const userId = c.conn.state.userId;
       if (!userId) throw invalid("Sessions are opened by a user.");
-      return openSession(c, userId, body);
+      return c.vars.lock.run(() => openSession(c, userId, body));
     },
 
     /** Kiln-internal: a TaskSessionActor reports the end of a turn sent by `senderId`. */
     turnFinished: async (c, sessionId: string, senderId: string): Promise<void> => {
       if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
-      await finishTurn(c, sessionId, senderId, (userId) => {
-        const wb = c.state.workbench[userId];
-        if (!wb) return;
-        for (const conn of c.conns.values()) if ((conn.state as Caller | undefined)?.userId === userId) conn.send("workbenchUpdated", wb);
-      });
-    },
-
-    /** Kiln-internal: starts (or resumes after a restart) provisioning. Idempotent. */
-    resume: async (c): Promise<void> => {
-      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
-      if (c.state.lifecycle.state === "starting" && !c.state.killed) await c.queue.send("commands", { type: "provision" });
+      await c.vars.lock.run(() =>
+        finishTurn(c, sessionId, senderId, (userId) => {
+          const wb = c.state.workbench[userId];
+          if (!wb) return;
+          for (const conn of c.conns.values()) if ((conn.state as Caller | undefined)?.userId === userId) conn.send("workbenchUpdated", wb);
+        }),
+      );
     },
   },
 });
@@ -157,7 +139,7 @@ async function updateWorkbench(c: WorkbenchContext, id: string, change: { draft?
   const userId = c.conn.state.userId;
   if (!userId) throw invalid("Workbench state belongs to a user.");
   const mine = (c.state.workbench[userId] ??= { sessions: {} });
-  const prev = mine.sessions[id] ?? { draft: "", unread: false, updatedAt: "" };
+  const prev = own(mine.sessions, id) ?? { draft: "", unread: false, updatedAt: "" };
   mine.sessions[id] = { ...prev, ...change, updatedAt: new Date().toISOString() };
   await c.saveState({ immediate: true });
   for (const conn of c.conns.values()) {

@@ -83,10 +83,13 @@ async function provision(loop: Loop): Promise<void> {
 }
 
 async function archive(loop: Loop, by: string | null): Promise<void> {
-  await loop.step("stop-sandbox", async () => {
-    const s = loop.state;
-    if (s.lifecycle.state !== "archived" && s.sandbox) await taskSandbox(loop).stop();
-  });
+  // Under the task's lock: a branch rename or session open in flight finishes before the sandbox goes.
+  await loop.step("stop-sandbox", () =>
+    loop.vars.lock.run(async () => {
+      const s = loop.state;
+      if (s.lifecycle.state !== "archived" && s.sandbox) await taskSandbox(loop).stop();
+    }),
+  );
   await loop.step("mark-archived", async () => {
     const s = loop.state;
     if (s.lifecycle.state === "archived") return;
@@ -97,10 +100,12 @@ async function archive(loop: Loop, by: string | null): Promise<void> {
 }
 
 async function kill(loop: Loop, by: string | null): Promise<void> {
-  await loop.step("destroy-sandbox", async () => {
-    const s = loop.state;
-    if (s.lifecycle.phase !== "killed") await taskSandbox(loop).destroy();
-  });
+  await loop.step("destroy-sandbox", () =>
+    loop.vars.lock.run(async () => {
+      const s = loop.state;
+      if (s.lifecycle.phase !== "killed") await taskSandbox(loop).destroy();
+    }),
+  );
   await loop.step("mark-killed", async () => {
     const s = loop.state;
     if (s.lifecycle.phase === "killed") return;

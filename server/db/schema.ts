@@ -81,7 +81,7 @@ export const orgMembership = pgTable(
       .notNull()
       .references(() => user.id, { onDelete: "cascade" }),
     role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
-    orgKind: text("org_kind", { enum: ["personal", "github"] }).notNull(),
+    orgKind: text("org_kind", { enum: ["personal", "team", "github"] }).notNull(),
     orgName: text("org_name").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -105,4 +105,25 @@ export const workerIndex = pgTable(
   (t) => [index("worker_index_org_idx").on(t.orgId, t.createdAt)],
 );
 
-export const schema = { user, session, account, verification, orgMembership, workerIndex };
+/**
+ * Read index of pending invitations, so an invitee finds theirs by email without asking every
+ * organization. Source of truth: the OrganizationActor's `invitations`, pushed with its members.
+ */
+export const orgInvitation = pgTable(
+  "org_invitation",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    email: text("email").notNull(),
+    role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
+    orgName: text("org_name").notNull(),
+    invitedBy: text("invited_by").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [index("org_invitation_email_idx").on(t.email), index("org_invitation_org_idx").on(t.orgId)],
+);
+
+import { deviceIndex, personalAccessToken, watcherIndex } from "./device-schema.js";
+export { deviceIndex, personalAccessToken, watcherIndex };
+
+export const schema = { user, session, account, verification, orgMembership, workerIndex, personalAccessToken, deviceIndex, watcherIndex, orgInvitation };

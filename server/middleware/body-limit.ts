@@ -10,20 +10,24 @@ function tooLarge(maxBytes: number): KilnError {
 }
 
 /**
- * Refuses request bodies over `maxBytes` with 413 `payload_too_large`: at once from a declared
- * `content-length`, else while streaming, after reading at most `maxBytes`. Paths under
- * `except` keep their own limits (RivetKit's router).
+ * Refuses a body over `maxBytes` with 413 `payload_too_large`, without reading the rest of it: at
+ * once from a declared `content-length`, else while streaming, after at most `maxBytes`. Paths
+ * under `except` keep their own limits (RivetKit's router). Limits stack: the tightest wins.
  *
- * Hono's `bodyLimit` does the same but rebuilds the request with `new Request(raw, init)`,
- * which throws on @hono/node-server's request objects (a 500 on every DELETE without a length).
+ * Hono's `bodyLimit` does the same but rebuilds the request with `new Request(raw, init)`, which
+ * throws on @hono/node-server's request objects (a 500 for any chunked body).
  */
-export function limitBody(opts: { maxBytes: number; except: string }): MiddlewareHandler<KilnEnv> {
+export function limitBody(maxBytes: number, opts: { except?: string } = {}): MiddlewareHandler<KilnEnv> {
+  const { except } = opts;
   return async (c, next) => {
     const raw = c.req.raw;
-    if (!raw.body || c.req.path === opts.except || c.req.path.startsWith(`${opts.except}/`)) return next();
+    if (except && (c.req.path === except || c.req.path.startsWith(`${except}/`))) return next();
     const declared = raw.headers.get("content-length");
-    if (declared !== null && !raw.headers.has("transfer-encoding")) {
-      if (Number(declared) > opts.maxBytes) throw tooLarge(opts.maxBytes);
+    const chunked = raw.headers.has("transfer-encoding");
+    // An HTTP/1.1 request with neither header has no body.
+    if (!raw.body || (declared === null && !chunked)) return next();
+    if (declared !== null && !chunked) {
+      if (Number(declared) > maxBytes) throw tooLarge(maxBytes);
       return next();
     }
     const reader = raw.body.getReader();
@@ -33,9 +37,9 @@ export function limitBody(opts: { maxBytes: number; except: string }): Middlewar
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > opts.maxBytes) {
+      if (size > maxBytes) {
         await reader.cancel().catch(() => {});
-        throw tooLarge(opts.maxBytes);
+        throw tooLarge(maxBytes);
       }
       chunks.push(value);
     }

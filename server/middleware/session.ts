@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from "hono";
-import { UnauthorizedError } from "../../shared/errors.js";
+import { KilnError, UnauthorizedError } from "../../shared/errors.js";
 import type { KilnAuth } from "../auth.js";
 import type { ResolvedSession, SessionCache } from "../session-cache.js";
+import { isPersonalAccessToken, type PersonalTokens } from "../tokens.js";
 import type { KilnEnv } from "../types.js";
 
 /** better-auth's verdict on a request's credentials, trimmed to what Kiln uses. */
@@ -42,9 +43,23 @@ export function sessionResolver(auth: KilnAuth, cache: SessionCache): (headers: 
   };
 }
 
-/** Requires a live better-auth session, from the cookie or `Authorization: Bearer`. */
-export function requireSession(resolve: (headers: Headers) => Promise<ResolvedSession | null>): MiddlewareHandler<KilnEnv> {
+/**
+ * Requires a live better-auth session, from the cookie or `Authorization: Bearer`, or a personal
+ * access token with the `api` scope, which acts as its user.
+ */
+export function requireSession(resolve: (headers: Headers) => Promise<ResolvedSession | null>, tokens?: PersonalTokens): MiddlewareHandler<KilnEnv> {
   return async (c, next) => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (tokens && bearer && isPersonalAccessToken(bearer)) {
+      const binding = await tokens.resolve(bearer);
+      if (!binding) throw new UnauthorizedError("The access token is unknown, revoked or expired.");
+      if (!binding.scopes.includes("api")) throw new KilnError("insufficient_scope", "This token lacks the `api` scope.");
+      c.set("user", binding.user);
+      c.set("session", { id: binding.tokenId, expiresAt: binding.expiresAt ?? new Date(8.64e15) });
+      c.set("tokenId", binding.tokenId);
+      await next();
+      return;
+    }
     const result = await resolve(c.req.raw.headers);
     if (!result) throw new UnauthorizedError();
     c.set("user", result.user);

@@ -28,7 +28,7 @@ export function meRoutes(orgs: Organizations) {
       {
         user: { id: user.id, email: user.email, name: user.name },
         session: { id: session.id, expiresAt: session.expiresAt.toISOString() },
-        organizations,
+        organizations: [...organizations],
       },
       200,
     );

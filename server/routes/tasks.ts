@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { TypedResponse } from "hono";
 import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import {
   CreateTaskBodySchema,
@@ -7,12 +8,15 @@ import {
   RenameBranchBodySchema,
   RenameTaskBodySchema,
   TaskPageSchema,
+  type TaskPage,
+  type TaskView,
   TaskSummarySchema,
   TaskViewSchema,
   WorkbenchSchema,
 } from "../../shared/schemas/task.js";
 import { orgActor, taskActor, workbenchSessionId } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
+import type { ViewCache } from "../view-cache.js";
 import type { KilnEnv } from "../types.js";
 import { OrgParams, SessionParams, TaskParams } from "./params.js";
 
@@ -99,19 +103,30 @@ const markUnread = createRoute({
   responses: { 200: jsonResponse(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
 });
 
-export function taskRoutes(client: () => KilnClient) {
+/** What one task change drops of the view cache: every user's view of it. */
+export function taskViewGroup(orgId: string, taskId: string): string {
+  return `${orgId}/${taskId}`;
+}
+
+export function taskRoutes(client: () => KilnClient, views: ViewCache<TaskView>) {
   return new OpenAPIHono<KilnEnv>()
     .openapi(createTask, async (c) => {
       const task = await orgActor(client(), c.get("orgId"), c.get("user").id).createTask(c.req.valid("json"));
       return c.json({ task }, 202);
     })
     .openapi(listTasks, async (c) => {
-      const page = await orgActor(client(), c.get("orgId"), c.get("user").id).listTasks(c.req.valid("query"));
-      return c.json(page, 200);
+      // Serialized once per change in the OrganizationActor's list view: sent as it comes.
+      const page = await orgActor(client(), c.get("orgId"), c.get("user").id).listTasksJson(c.req.valid("query"));
+      return c.body(page, 200, { "content-type": "application/json" }) as unknown as TypedResponse<TaskPage, 200, "json">;
     })
     .openapi(getTask, async (c) => {
-      const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);
-      return c.json(await t.view(), 200);
+      // A polling path: the view comes from memory until the TaskActor changes (it drops it then).
+      const orgId = c.get("orgId");
+      const userId = c.get("user").id;
+      const { taskId } = c.req.valid("param");
+      const group = taskViewGroup(orgId, taskId);
+      const view = await views.resolve(group, `${group}/${userId}`, async () => (await taskActor(client(), orgId, userId, taskId)).view());
+      return c.json(view, 200);
     })
     .openapi(renameTask, async (c) => {
       const t = await taskActor(client(), c.get("orgId"), c.get("user").id, c.req.valid("param").taskId);

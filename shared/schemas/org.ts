@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { text } from "./text.js";
 
-export const OrgKindSchema = z.enum(["personal", "github"]);
+export const OrgKindSchema = z.enum(["personal", "team", "github"]);
 export type OrgKind = z.infer<typeof OrgKindSchema>;
 
 export const OrgMemberRoleSchema = z.enum(["owner", "admin", "member"]);

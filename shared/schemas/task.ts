@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isValidBranchName } from "../branch.js";
+import { isRecordKey } from "../records.js";
 import { text } from "./text.js";
 
 export const RepoSchema = z
@@ -144,7 +145,9 @@ export type CreateTaskBody = z.infer<typeof CreateTaskBodySchema>;
 export const RenameTaskBodySchema = z.object({ title: text(200).trim().min(1) }).meta({ id: "RenameTaskBody" });
 export const RenameBranchBodySchema = z.object({ name: branchName }).meta({ id: "RenameBranchBody" });
 export const DraftBodySchema = z.object({ text: text(100_000) }).meta({ id: "DraftBody" });
-export const SessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, - or _");
+export const SessionIdSchema = text(64)
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, - or _")
+  .refine(isRecordKey, "is not a session id");
 
 export const HISTORY_KINDS = ["created", "named", "branch_renamed", "provisioned", "error", "archived", "killed"] as const;
 export const HistoryEventSchema = z

@@ -1,0 +1,136 @@
+import { capabilityAllowed, type Device, type DevicePlatform } from "../../shared/schemas/device.js";
+
+/** Given by the gateway when it mints a device token; clients never create DeviceActors. */
+export interface DeviceInput {
+  orgId: string;
+  deviceId: string;
+  userId: string;
+  platform: DevicePlatform;
+  label: string | null;
+}
+
+export interface RunRef {
+  runId: string;
+  watcherId: string;
+}
+
+export interface DeviceState extends Omit<DeviceInput, "orgId"> {
+  /** Null when reached without Kiln's creation input: such an actor refuses everyone. */
+  orgId: string | null;
+  appVersion: string | null;
+  capabilities: Record<string, boolean>;
+  timezone: string | null;
+  /** The first poll; null until the device has polled. */
+  registeredAt: string | null;
+  /** Whether the organization has heard of the registration (its default watcher); retried on later polls until it has. */
+  announced: boolean;
+  deleted: boolean;
+  /** Runs offered to this device and not yet claimed, oldest first. */
+  offers: RunRef[];
+  /** Runs this device claimed and has not finished. */
+  claimed: RunRef[];
+  createdAt: string;
+}
+
+/** What the gateway's device index keeps of a device. */
+export interface DeviceSnapshot {
+  deviceId: string;
+  orgId: string;
+  userId: string;
+  platform: DevicePlatform;
+  label: string | null;
+  appVersion: string | null;
+  capabilities: Record<string, boolean>;
+  registeredAt: string | null;
+}
+
+export function initialDeviceState(input: DeviceInput | undefined): DeviceState {
+  return {
+    orgId: input?.orgId ?? null,
+    deviceId: input?.deviceId ?? "",
+    userId: input?.userId ?? "",
+    platform: input?.platform ?? "macos",
+    label: input?.label ?? null,
+    appVersion: null,
+    capabilities: {},
+    timezone: null,
+    registeredAt: null,
+    announced: false,
+    deleted: false,
+    offers: [],
+    claimed: [],
+    createdAt: new Date().toISOString(),
+  };
+}
+
+export function deviceSnapshot(s: DeviceState): DeviceSnapshot {
+  return {
+    deviceId: s.deviceId,
+    orgId: s.orgId ?? "",
+    userId: s.userId,
+    platform: s.platform,
+    label: s.label,
+    appVersion: s.appVersion,
+    capabilities: s.capabilities,
+    registeredAt: s.registeredAt,
+  };
+}
+
+export const ONLINE_WINDOW_MS = 20 * 60_000;
+
+export function deviceView(snapshot: DeviceSnapshot, lastSeenAt: string | null, createdAt: string): Device {
+  return {
+    id: snapshot.deviceId,
+    orgId: snapshot.orgId,
+    platform: snapshot.platform,
+    label: snapshot.label,
+    appVersion: snapshot.appVersion,
+    capabilities: snapshot.capabilities,
+    registeredAt: snapshot.registeredAt,
+    lastSeenAt,
+    online: lastSeenAt !== null && Date.now() - Date.parse(lastSeenAt) < ONLINE_WINDOW_MS,
+    createdAt,
+  };
+}
+
+/** Keeps the capabilities the platform may have; returns the kept ones and the names dropped. */
+export function filterCapabilities(platform: DevicePlatform, announced: Record<string, boolean>): { kept: Record<string, boolean>; dropped: string[] } {
+  const kept: Record<string, boolean> = {};
+  const dropped: string[] = [];
+  for (const [name, on] of Object.entries(announced)) {
+    if (capabilityAllowed(platform, name)) kept[name] = on;
+    else dropped.push(name);
+  }
+  return { kept, dropped };
+}
+
+function sameCapabilities(a: Record<string, boolean>, b: Record<string, boolean>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+export interface PollUpdate {
+  appVersion?: string;
+  capabilities?: Record<string, boolean>;
+  label?: string;
+  timezone?: string;
+}
+
+/** Applies what a poll reports; true when anything the index keeps changed. */
+export function applyPoll(s: DeviceState, update: PollUpdate, kept: Record<string, boolean> | undefined): boolean {
+  let changed = false;
+  if (update.appVersion !== undefined && update.appVersion !== s.appVersion) {
+    s.appVersion = update.appVersion;
+    changed = true;
+  }
+  if (kept && !sameCapabilities(kept, s.capabilities)) {
+    s.capabilities = kept;
+    changed = true;
+  }
+  if (update.label !== undefined && update.label !== s.label) {
+    s.label = update.label;
+    changed = true;
+  }
+  if (update.timezone !== undefined && update.timezone !== s.timezone) s.timezone = update.timezone;
+  return changed;
+}
