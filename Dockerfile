@@ -46,9 +46,16 @@ WORKDIR /app
 # The code stays owned by root and read-only to the app; only /data is writable.
 COPY --from=build /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
+COPY scripts ./scripts
 COPY server ./server
 COPY actors ./actors
 COPY shared ./shared
+# The workbench page's sources: Kiln bundles them with esbuild at startup (cached in /data).
+COPY web ./web
+# The bundle (dist/) and PGlite's cached empty database are made here, at build time: the app
+# cannot write under /app, and each start then loads one module and copies that database
+# (Postgres keeps its files owner-only, so the copy must be the app user's to read).
+RUN node scripts/start.mjs --build && chown -R node:node node_modules/.cache/kiln
 
 # `node` (uid 1000) is the image's non-root user. The directory is created and owned before
 # VOLUME so a fresh named volume starts out owned by it.
@@ -60,6 +67,7 @@ EXPOSE 7741
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||7741)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-# TypeScript runs directly through tsx (a production dependency). Node is PID 1 here and
-# handles SIGTERM itself: Kiln stops its actors and releases the data directory.
-CMD ["node", "--import", "tsx", "server/main.ts"]
+# What `npm start` runs: the bundle built above (tsx, a production dependency, only if the
+# sources were newer). Node is PID 1 here and handles SIGTERM itself: Kiln stops its actors and
+# releases the data directory.
+CMD ["node", "scripts/start.mjs"]

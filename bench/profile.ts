@@ -47,14 +47,19 @@ async function main(): Promise<void> {
     cleanups.push(() => rmSync(root, { recursive: true, force: true }));
     const repo = (await post(`/v1/orgs/${orgId}/repos`, { remoteUrl: createBareRepo(root) })).repo?.id ?? "";
     const count = route === "task" ? 1 : TASKS;
-    log(`creating ${count} tasks`);
+    log(`creating ${count} tasks from ${Math.round(performance.now())} ms`);
     const samples: number[] = [];
     let first = "";
     for (let i = 0; i < count; i++) {
-      samples.push(await timed(async () => (first ||= (await post(`/v1/orgs/${orgId}/tasks`, { repoId: repo, prompt: `Task ${i}` })).task?.id ?? "")));
+      samples.push(
+        await timed(async () => {
+          const id = (await post(`/v1/orgs/${orgId}/tasks`, { repoId: repo, prompt: `Task ${i}` })).task?.id ?? "";
+          first ||= id;
+        }),
+      );
     }
     samples.sort((a, b) => a - b);
-    log(`POST /tasks p50 ${samples[Math.floor(samples.length / 2)]?.toFixed(1)} ms over ${count}`);
+    log(`until ${Math.round(performance.now())} ms: POST /tasks p50 ${samples[Math.floor(samples.length / 2)]?.toFixed(1)} ms over ${count}`);
     if (route === "create") return;
     url = route === "task" ? `${kiln.url}/v1/orgs/${orgId}/tasks/${first}` : `${kiln.url}/v1/orgs/${orgId}/tasks?limit=1000`;
   }

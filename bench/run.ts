@@ -1,282 +1,355 @@
 /**
- * `npm run bench`: Kiln's request and actor-call figures, each measured in one run together
- * with its baseline, printed as markdown tables. See BENCHMARKS.md for recorded results.
+ * `npm run bench`: every hot-path figure of issue 13, each measured in this one run beside its
+ * baseline, printed as one markdown table (stdout; progress on stderr). See BENCHMARKS.md.
  *
- *   npm run bench                                                   # PGlite (default app database)
- *   DATABASE_URL_BENCH=postgres://127.0.0.1:5432/test npm run bench # also /v1/me on PostgreSQL
+ *   npm run bench                                                   # PGlite (the default app database)
+ *   DATABASE_URL_BENCH=postgres://127.0.0.1:5432/test npm run bench # adds GET /v1/me on PostgreSQL
  *
- * Environment knobs (defaults in brackets): BENCH_CONNECTIONS [10], BENCH_DURATION [10] s,
- * BENCH_WARMUP [2] s, BENCH_CALLS [2000], BENCH_CALL_WARMUP [200], BENCH_PART_CALLS [300].
+ * One Kiln on PGlite (KILN_SANDBOX_PROVIDER=local-git) serves every figure; autocannon and the
+ * subscribers run in child processes. Baselines are bare Hono / bare `ws` servers in this process
+ * serving the very bodies Kiln served. The load average is read at each figure: the machine is shared.
+ *
+ * Knobs (defaults in brackets): BENCH_CONNECTIONS [10], BENCH_DURATION [5] s, BENCH_WARMUP [2] s,
+ * BENCH_TASKS [1000], BENCH_LIST_CALLS [200], BENCH_SUBSCRIBERS [100], BENCH_FANOUT_ROUNDS [20],
+ * BENCH_WS_CONNECTIONS [1000].
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { userInfo } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { loadavg, tmpdir, userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Hono } from "hono";
 import pg from "pg";
-import { createClient } from "rivetkit/client";
-import { WebSocket, WebSocketServer } from "ws";
-import { internalParams } from "../actors/auth.js";
-import { keys, personalOrgId } from "../shared/keys.js";
-import type { Registry } from "../actors/registry.js";
-import type { Kiln } from "../server/app.js";
-import { bearerBaselineApp, envInt, listen, loadTable, machineDescription, makeLog, ms, partsTable, runBench, runLoad, signUp, startBenchKiln, table, timeCalls, type Cleanups, type LoadKnobs, type Part, type ServedLoad, type Stats } from "./support.js";
+import { WebSocketServer } from "ws";
+import type { TaskSummary } from "../shared/schemas/task.js";
+import { createBareRepo } from "../test/support/git-fixture.js";
+import { bearerBaselineApp, envInt, listen, machineDescription, makeLog, ms, runBench, runLoad, signUp, sleep, startBenchKiln, stats, table, timeCalls, timed, type Cleanups, type LoadKnobs, type ServedLoad } from "./support.js";
+import type { SubscribersSpec } from "./subscribers.js";
 
-const CONNECTIONS = envInt("BENCH_CONNECTIONS", 10);
-const DURATION_S = envInt("BENCH_DURATION", 10);
-const WARMUP_S = envInt("BENCH_WARMUP", 2);
-const CALLS = envInt("BENCH_CALLS", 2000);
-const CALL_WARMUP = envInt("BENCH_CALL_WARMUP", 200);
-const PART_CALLS = envInt("BENCH_PART_CALLS", 300);
-const LOAD: LoadKnobs = { connections: CONNECTIONS, warmupSeconds: WARMUP_S, durationSeconds: DURATION_S };
+const ROOT = resolve(import.meta.dirname, "..");
+const LOAD: LoadKnobs = { connections: envInt("BENCH_CONNECTIONS", 10), warmupSeconds: envInt("BENCH_WARMUP", 2), durationSeconds: envInt("BENCH_DURATION", 5) };
+const TASKS = Math.max(1, envInt("BENCH_TASKS", 1000));
+const LIST_CALLS = Math.max(1, envInt("BENCH_LIST_CALLS", 200));
+const SUBSCRIBERS = Math.max(1, envInt("BENCH_SUBSCRIBERS", 100));
+const FANOUT_ROUNDS = Math.max(1, envInt("BENCH_FANOUT_ROUNDS", 20));
+const WS_CONNECTIONS = Math.max(1, envInt("BENCH_WS_CONNECTIONS", 1000));
+/** The POST /tasks figure: the creations once the org already holds (nearly) BENCH_TASKS tasks. */
+const LAST_CREATES = Math.min(100, TASKS);
 
 const cleanups: Cleanups = [];
 const log = makeLog("bench");
 
-// ---------------------------------------------------------------------------------------------
-// Small helpers
+interface Row {
+  figure: string;
+  kiln: string;
+  baseline: string;
+  ratio: string;
+  goal: string;
+  met: boolean | undefined;
+  load: string;
+}
+const rows: Row[] = [];
+const load1 = () => loadavg()[0]?.toFixed(1) ?? "?";
 
-/** Actor calls: BENCH_CALL_WARMUP unmeasured, then BENCH_CALLS timed one after another. */
-const timeActorCalls = (fn: () => Promise<unknown>): Promise<Stats> => timeCalls(fn, CALLS, CALL_WARMUP);
-
-/** Counts the HTTP requests RivetKit's remote client makes (it uses the global fetch). */
-const fetchCounter = (() => {
-  let count = 0;
-  const original = globalThis.fetch;
-  globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
-    count += 1;
-    return original(...args);
-  }) as typeof fetch;
-  return {
-    get count() {
-      return count;
-    },
-  };
-})();
-
-// ---------------------------------------------------------------------------------------------
-// Kiln, its database and a signed-up user
-
-interface BenchKiln {
-  kiln: Kiln;
-  backend: "pglite" | "postgres";
-  stop(): Promise<void>;
+/** A load figure: Kiln's req/s against the baseline's, both under the same autocannon load. */
+async function loadFigure(figure: string, kilnUrl: string, baseUrl: string, token: string, goalRatio: number): Promise<void> {
+  const headers = { authorization: `Bearer ${token}` };
+  const at = load1();
+  log(`${figure}: Kiln`);
+  const k = await checkedLoad(kilnUrl, headers);
+  log(`${figure}: baseline`);
+  const b = await checkedLoad(baseUrl, headers);
+  const ratio = k.requestsPerSec / b.requestsPerSec;
+  rows.push({
+    figure,
+    kiln: `${k.requestsPerSec.toFixed(0)} req/s (${k.serverCpuPct.toFixed(0)}% CPU)`,
+    baseline: `${b.requestsPerSec.toFixed(0)} req/s`,
+    ratio: `${ratio.toFixed(2)}×`,
+    goal: `≥ ${goalRatio}×`,
+    met: ratio >= goalRatio,
+    load: `${at} → ${load1()}`,
+  });
 }
 
-/** A fresh database on the PostgreSQL named by DATABASE_URL_BENCH (used as the admin URL). */
-async function freshPostgres(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+async function checkedLoad(url: string, headers: Record<string, string>): Promise<ServedLoad> {
+  const r = await runLoad(url, headers, LOAD);
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx and ${r.errors} errors under load`);
+  return r;
+}
+
+/** A bare Hono app serving `body` at `path` (Bearer check) on its own port. */
+async function baselineFor(path: string, body: unknown): Promise<string> {
+  return (await listen(bearerBaselineApp(path, body), cleanups)).url;
+}
+
+async function getJson<T>(url: string, token: string): Promise<T> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function send<T>(method: string, url: string, token: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscribers in a child process (./subscribers.ts)
+
+interface Subscribers {
+  /** Resolves with each connection's latency for the message marked `mark`, sent at `sentAt` (epoch ms). */
+  expect(mark: string, sentAt: number): Promise<number[]>;
+  close(): Promise<void>;
+  pid: number;
+}
+
+async function startSubscribers(spec: SubscribersSpec): Promise<Subscribers> {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/subscribers.ts"), JSON.stringify(spec)], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, RIVET_LOG_LEVEL: "error" },
+  });
+  const waiters = new Map<string, (l: number[]) => void>();
+  let ready: () => void = () => {};
+  let failed: (e: Error) => void = () => {};
+  const readyP = new Promise<void>((res, rej) => ((ready = res), (failed = rej)));
+  child.once("exit", (code) => failed(new Error(`subscribers exited ${String(code)}`)));
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    const msg = JSON.parse(line) as { ready?: boolean; mark?: string; latenciesMs?: number[] };
+    if (msg.ready) ready();
+    if (msg.mark && msg.latenciesMs) waiters.get(msg.mark)?.(msg.latenciesMs);
+  });
+  await readyP;
+  const close = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((res) => child.once("exit", res));
+    child.stdin!.write(`${JSON.stringify({ exit: true })}\n`);
+    await Promise.race([exited, sleep(10_000)]);
+    child.kill("SIGKILL");
+  };
+  cleanups.push(close);
+  return {
+    pid: child.pid ?? 0,
+    expect: (mark, sentAt) =>
+      new Promise((res) => {
+        waiters.set(mark, res);
+        child.stdin!.write(`${JSON.stringify({ mark, sentAt })}\n`);
+      }),
+    close,
+  };
+}
+
+/** `global.gc`, enabled at runtime when the process was not started with --expose-gc. */
+const gc: () => void = (() => {
+  const existing = (globalThis as { gc?: () => void }).gc;
+  if (typeof existing === "function") return existing;
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+})();
+
+async function settledRss(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await sleep(100);
+  }
+  return process.memoryUsage().rss;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------------------------------------
+
+async function benchMeOnPostgres(adminUrl: string): Promise<void> {
   const admin = new URL(adminUrl);
-  // `pg` takes the user from $USER when the URL names none; it is unset in some containers.
   if (!admin.username && !process.env.PGUSER && !process.env.USER) admin.username = userInfo().username;
   const name = `kiln_bench_${randomBytes(5).toString("hex")}`;
-  const adminConn = () => new pg.Client({ connectionString: admin.toString() });
-  const c = adminConn();
+  const c = new pg.Client({ connectionString: admin.toString() });
   await c.connect();
   await c.query(`create database ${name}`);
   await c.end();
   const url = new URL(admin.toString());
   url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const d = adminConn();
-      await d.connect();
-      await d.query(`drop database if exists ${name} with (force)`);
-      await d.end();
-    },
+  const drop = async () => {
+    const d = new pg.Client({ connectionString: admin.toString() });
+    await d.connect();
+    await d.query(`drop database if exists ${name} with (force)`);
+    await d.end();
   };
+  const { kiln, stop } = await startBenchKiln(cleanups, { DATABASE_URL: url.toString() }, drop);
+  const { token } = await signUp(kiln.url, "Bench PG");
+  const body = await getJson<unknown>(`${kiln.url}/v1/me`, token);
+  await loadFigure("`GET /v1/me`, PostgreSQL", `${kiln.url}/v1/me`, `${await baselineFor("/v1/me", body)}/v1/me`, token, 0.25);
+  await stop();
 }
-
-/** Kiln on PGlite, or on a fresh database on DATABASE_URL_BENCH's PostgreSQL (dropped at stop). */
-async function startKilnOn(backend: "pglite" | "postgres"): Promise<BenchKiln> {
-  const pgdb = backend === "postgres" ? await freshPostgres(process.env.DATABASE_URL_BENCH ?? "") : undefined;
-  try {
-    const { kiln, stop } = await startBenchKiln(cleanups, pgdb ? { DATABASE_URL: pgdb.url } : {}, pgdb?.drop);
-    return { kiln, backend, stop };
-  } catch (err) {
-    await pgdb?.drop().catch(() => {});
-    throw err;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Baselines: a bare Hono app and a bare WebSocket echo server
-
-async function wsEcho(): Promise<{ url: string; close(): Promise<void> }> {
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-  await new Promise<void>((res) => wss.once("listening", () => res()));
-  wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
-  const { port } = wss.address() as AddressInfo;
-  const close = () =>
-    new Promise<void>((res) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => res());
-    });
-  cleanups.push(close);
-  return { url: `ws://127.0.0.1:${port}`, close };
-}
-
-// ---------------------------------------------------------------------------------------------
-// GET /v1/me under load, and its parts
-
-interface HttpRow {
-  label: string;
-  result: ServedLoad;
-  /** Sequential, in-process timings of the parts of one `/v1/me` request. */
-  parts: Part[];
-}
-
-/** Where one `/v1/me` goes, one call at a time and without a socket. */
-async function meParts(kiln: Kiln, token: string, userId: string): Promise<HttpRow["parts"]> {
-  const headers = { authorization: `Bearer ${token}` };
-  const n = PART_CALLS;
-  const w = Math.ceil(n / 10);
-  return [
-    {
-      label: "whole route, `kiln.app.request(\"/v1/me\")` (no socket)",
-      stats: await timeCalls(async () => (await kiln.app.request("/v1/me", { headers })).arrayBuffer(), n, w),
-    },
-    {
-      label: "`auth.api.getSession` with the Bearer token (what a cache miss costs)",
-      stats: await timeCalls(() => kiln.auth.api.getSession({ headers: new Headers(headers) }), n, w),
-    },
-    { label: "`organizations.listForUser` (org_membership index)", stats: await timeCalls(() => kiln.organizations.listForUser(userId), n, w) },
-  ];
-}
-
-async function benchMe(bk: BenchKiln, label: string): Promise<{ row: HttpRow; body: unknown; token: string }> {
-  const { token, userId } = await signUp(bk.kiln.url, "Bench User");
-  const headers = { authorization: `Bearer ${token}` };
-  const probe = await fetch(`${bk.kiln.url}/v1/me`, { headers });
-  if (probe.status !== 200) throw new Error(`GET /v1/me answered ${probe.status}: ${await probe.text()}`);
-  const body: unknown = await probe.json();
-  log(`GET /v1/me on Kiln (${label}): ${WARMUP_S}s warm-up + ${DURATION_S}s at ${CONNECTIONS} connections`);
-  const result = await runLoad(`${bk.kiln.url}/v1/me`, headers, LOAD);
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`Kiln ${label}: ${result.non2xx} non-2xx responses and ${result.errors} errors during the run`);
-  }
-  log(`parts of /v1/me on ${label}: ${PART_CALLS} sequential in-process calls each`);
-  const parts = await meParts(bk.kiln, token, userId);
-  return { row: { label, result, parts }, body, token };
-}
-
-// ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  // RivetKit's remote client logs through its own logger; keep its reconnect chatter off the report.
   process.env.RIVET_LOG_LEVEL ??= "error";
   const started = Date.now();
-  const machine = machineDescription();
+  const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(" ");
 
-  // --- 1. GET /v1/me over a real socket ------------------------------------------------------
-  log("starting Kiln on PGlite");
-  const pglite = await startKilnOn("pglite");
-  const me = await benchMe(pglite, "Kiln, PGlite");
-  const httpRows: HttpRow[] = [me.row];
+  log("starting Kiln on PGlite (local-git sandboxes)");
+  const { kiln, stop } = await startBenchKiln(cleanups, { KILN_SANDBOX_PROVIDER: "local-git" });
+  const base = kiln.url;
+  const { token, userId } = await signUp(base, "Bench User");
+  const orgId = `personal-${userId}`;
 
-  const baseline = await listen(bearerBaselineApp("/v1/me", me.body), cleanups);
-  const baselineProbe = await fetch(`${baseline.url}/v1/me`, { headers: { authorization: `Bearer ${me.token}` } });
-  const kilnBytes = JSON.stringify(me.body).length;
-  const baselineBytes = (await baselineProbe.text()).length;
-  log(`GET /v1/me on bare Hono baseline: ${WARMUP_S}s warm-up + ${DURATION_S}s`);
-  const baseResult = await runLoad(`${baseline.url}/v1/me`, { authorization: `Bearer ${me.token}` }, LOAD);
-  if (baseResult.non2xx > 0 || baseResult.errors > 0) throw new Error("baseline answered non-2xx or errored");
-  httpRows.push({ label: "Baseline: bare Hono on @hono/node-server", result: baseResult, parts: [] });
+  // --- GET /v1/me ----------------------------------------------------------------------------
+  const meBody = await getJson<unknown>(`${base}/v1/me`, token);
+  await loadFigure("`GET /v1/me`, PGlite", `${base}/v1/me`, `${await baselineFor("/v1/me", meBody)}/v1/me`, token, 0.25);
 
-  // --- 2. One OrganizationActor `summary` call -------------------------------------------------
-  const { kiln } = pglite;
-  const { token, userId } = await signUp(kiln.url, "Bench User");
-  const orgKey = keys.organization(personalOrgId(userId));
-  const actorRows: { label: string; stats: Stats; note: string }[] = [];
+  // --- GET /v1/workers/:id ---------------------------------------------------------------------
+  const worker = await send<{ worker: { id: string } }>("POST", `${base}/v1/workers`, token, { name: "polled", destination: "local", workspacePath: "/tmp/bench" });
+  const workerPath = `/v1/workers/${worker.worker.id}`;
+  const workerBody = await getJson<unknown>(`${base}${workerPath}`, token);
+  await loadFigure("`GET /v1/workers/:id`", `${base}${workerPath}`, `${await baselineFor("/v1/workers/:id", workerBody)}${workerPath}`, token, 0.25);
 
-  log(`actor calls: ${CALL_WARMUP} warm-up + ${CALLS} timed, sequential`);
-  const noop = async (): Promise<void> => {};
-  actorRows.push({ label: "Baseline: `await` of an async no-op function", stats: await timeActorCalls(noop), note: "in process" });
-
-  const inProc = kiln.client.organization.get(orgKey, { params: internalParams() });
-  actorRows.push({
-    label: "`summary`, in-process client (`kiln.client`)",
-    stats: await timeActorCalls(() => inProc.summary()),
-    note: "internal params, no HTTP hop",
-  });
-
-  const remote = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
-  cleanups.push(() => remote.dispose());
-  const handle = remote.organization.get(orgKey, { params: { token } });
-  await handle.summary(); // resolve the actor before counting requests
-  const fetchesBefore = fetchCounter.count;
-  const statelessStats = await timeActorCalls(() => handle.summary());
-  const fetchesPerCall = (fetchCounter.count - fetchesBefore) / (CALLS + CALL_WARMUP);
-  actorRows.push({
-    label: "`summary`, remote stateless handle (`handle.summary()`)",
-    stats: statelessStats,
-    note: `${fetchesPerCall.toFixed(2)} HTTP requests per call; session token verified on each`,
-  });
-
-  const conn = handle.connect();
-  cleanups.push(() => conn.dispose());
-  await conn.summary(); // opens the WebSocket and authenticates once
-  actorRows.push({
-    label: "`summary`, remote connected (`handle.connect()`, WebSocket)",
-    stats: await timeActorCalls(() => conn.summary()),
-    note: "token verified once, at connect",
-  });
-
-  const httpFloor = await timeActorCalls(async () => {
-    const r = await fetch(`${baseline.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-    await r.arrayBuffer();
-  });
-  actorRows.push({ label: "Baseline: `fetch` to the bare Hono `/v1/me`", stats: httpFloor, note: "HTTP round trip floor (undici)" });
-
-  const echo = await wsEcho();
-  const ws = new WebSocket(echo.url);
-  await new Promise<void>((res, rej) => {
-    ws.once("open", () => res());
-    ws.once("error", rej);
-  });
-  const payload = JSON.stringify(me.body);
-  const wsFloor = await timeActorCalls(
-    () =>
-      new Promise<void>((res) => {
-        ws.once("message", () => res());
-        ws.send(payload);
+  // --- POST /tasks, BENCH_TASKS of them ------------------------------------------------------------
+  const remoteRoot = mkdtempSync(join(tmpdir(), "kiln-bench-remote-"));
+  cleanups.push(() => rmSync(remoteRoot, { recursive: true, force: true }));
+  const repo = await send<{ repo: { id: string } }>("POST", `${base}/v1/orgs/${orgId}/repos`, token, { remoteUrl: createBareRepo(remoteRoot) });
+  log(`creating ${TASKS} tasks one after another`);
+  const createMs: number[] = [];
+  let firstTask: TaskSummary | undefined;
+  const createStartLoad = load1();
+  for (let i = 0; i < TASKS; i++) {
+    createMs.push(
+      await timed(async () => {
+        const { task } = await send<{ task: TaskSummary }>("POST", `${base}/v1/orgs/${orgId}/tasks`, token, { repoId: repo.repo.id, prompt: `Task ${i}` });
+        firstTask ??= task;
       }),
-  );
-  ws.close();
-  actorRows.push({ label: "Baseline: `ws` echo of a same-size JSON message", stats: wsFloor, note: "WebSocket round trip floor" });
-
-  await conn.dispose();
-  await pglite.stop();
-
-  // --- 1b. GET /v1/me on PostgreSQL, when asked for -------------------------------------------
-  if (process.env.DATABASE_URL_BENCH) {
-    log("starting Kiln on PostgreSQL (DATABASE_URL_BENCH)");
-    const pgKiln = await startKilnOn("postgres");
-    const pgMe = await benchMe(pgKiln, "Kiln, PostgreSQL");
-    httpRows.splice(1, 0, pgMe.row);
-    await pgKiln.stop();
+    );
+    if ((i + 1) % 200 === 0) log(`  ${i + 1} created`);
+  }
+  const lastCreates = stats(createMs.slice(-LAST_CREATES));
+  const postBaseline = new Hono().post("/v1/orgs/:orgId/tasks", (c) => c.json({ task: firstTask }, 202));
+  const postBase = (await listen(postBaseline, cleanups)).url;
+  const postBaseStats = await timeCalls(async () => (await fetch(`${postBase}/v1/orgs/${orgId}/tasks`, { method: "POST", body: "{}" })).arrayBuffer(), LAST_CREATES, 10);
+  rows.push({
+    figure: `\`POST /v1/orgs/:orgId/tasks\` → 202, p50 of the last ${LAST_CREATES} of ${TASKS} (sequential)`,
+    kiln: `${ms(lastCreates.p50Ms)} (p99 ${ms(lastCreates.p99Ms)})`,
+    baseline: ms(postBaseStats.p50Ms),
+    ratio: `${(lastCreates.p50Ms / postBaseStats.p50Ms).toFixed(1)}× the time`,
+    goal: "p50 < 20 ms",
+    met: lastCreates.p50Ms < 20,
+    load: `${createStartLoad} → ${load1()}`,
+  });
+  log("waiting until no task is starting");
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const page = await getJson<{ tasks: TaskSummary[] }>(`${base}/v1/orgs/${orgId}/tasks?limit=1000`, token);
+    if (!page.tasks.some((t) => t.lifecycle.state === "starting")) break;
+    if (Date.now() > deadline) throw new Error("tasks still starting after 300 s");
+    await sleep(500);
   }
 
-  // --- Report ----------------------------------------------------------------------------------
+  // --- GET /v1/orgs/:orgId/tasks/:taskId -------------------------------------------------------
+  const taskPath = `/v1/orgs/${orgId}/tasks/${firstTask?.id ?? ""}`;
+  const taskBody = await getJson<unknown>(`${base}${taskPath}`, token);
+  await loadFigure("`GET /v1/orgs/:orgId/tasks/:taskId`", `${base}${taskPath}`, `${await baselineFor("/v1/orgs/:orgId/tasks/:taskId", taskBody)}${taskPath}`, token, 0.25);
+
+  // --- The task list, one page of 1,000 -------------------------------------------------------------
+  const listPath = `/v1/orgs/${orgId}/tasks?limit=1000`;
+  const listBody = await getJson<{ tasks: unknown[] }>(`${base}${listPath}`, token);
+  const listBase = await baselineFor("/v1/orgs/:orgId/tasks", listBody);
+  const listLoad = load1();
+  const fetchList = (url: string) => async () => (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
+  log(`task list: ${LIST_CALLS} sequential GETs each`);
+  const listKiln = await timeCalls(fetchList(`${base}${listPath}`), LIST_CALLS, 20);
+  const listBare = await timeCalls(fetchList(`${listBase}${listPath}`), LIST_CALLS, 20);
+  rows.push({
+    figure: `Task list, ${listBody.tasks.length} tasks in one page (${(JSON.stringify(listBody).length / 1024).toFixed(0)} KB), sequential`,
+    kiln: `p50 ${ms(listKiln.p50Ms)} (p99 ${ms(listKiln.p99Ms)})`,
+    baseline: `p50 ${ms(listBare.p50Ms)}`,
+    ratio: `${(listKiln.p50Ms / listBare.p50Ms).toFixed(1)}× the time`,
+    goal: "p50 < 5 ms",
+    met: listKiln.p50Ms < 5,
+    load: `${listLoad} → ${load1()}`,
+  });
+
+  // --- Fan-out: BENCH_SUBSCRIBERS subscribers to one org, a task renamed --------------------------------
+  log(`fan-out: ${SUBSCRIBERS} subscribers, ${FANOUT_ROUNDS} renames`);
+  const fanLoad = load1();
+  const subs = await startSubscribers({ kind: "rivet", count: SUBSCRIBERS, url: base, token, orgId });
+  const fanMs: number[] = [];
+  for (let i = 0; i < FANOUT_ROUNDS; i++) {
+    const mark = `rename-${i}`;
+    const sentAt = now();
+    const got = subs.expect(mark, sentAt);
+    await send("PATCH", `${base}${taskPath}`, token, { title: mark });
+    fanMs.push(...(await got));
+  }
+  await subs.close();
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((res) => wss.once("listening", () => res()));
+  cleanups.push(() => new Promise<void>((res) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => res()))));
+  const wsUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+  const bare = await startSubscribers({ kind: "ws", count: SUBSCRIBERS, url: wsUrl });
+  const bareMs: number[] = [];
+  const summary = { ...firstTask, title: "" };
+  for (let i = 0; i < FANOUT_ROUNDS; i++) {
+    const mark = `rename-${i}`;
+    const sentAt = now();
+    const got = bare.expect(mark, sentAt);
+    const payload = JSON.stringify({ ...summary, title: mark });
+    for (const c of wss.clients) c.send(payload);
+    bareMs.push(...(await got));
+  }
+  await bare.close();
+  const fan = stats(fanMs);
+  const fanBare = stats(bareMs);
+  rows.push({
+    figure: `${SUBSCRIBERS} subscribers to one org: a task rename → every subscriber has it (${FANOUT_ROUNDS} renames)`,
+    kiln: `p50 ${ms(fan.p50Ms)}, p99 ${ms(fan.p99Ms)}`,
+    baseline: `bare \`ws\` broadcast: p50 ${ms(fanBare.p50Ms)}, p99 ${ms(fanBare.p99Ms)}`,
+    ratio: `${(fan.p99Ms / fanBare.p99Ms).toFixed(1)}× (p99)`,
+    goal: "p99 < 50 ms",
+    met: fan.p99Ms < 50,
+    load: `${fanLoad} → ${load1()}`,
+  });
+
+  // --- Memory of BENCH_WS_CONNECTIONS open subscriptions ----------------------------------------
+  log(`memory: ${WS_CONNECTIONS} open subscriptions`);
+  const memLoad = load1();
+  const before = await settledRss();
+  const many = await startSubscribers({ kind: "rivet", count: WS_CONNECTIONS, url: base, token, orgId });
+  const after = await settledRss();
+  await many.close();
+  await settledRss();
+  const bareBefore = await settledRss();
+  const manyBare = await startSubscribers({ kind: "ws", count: WS_CONNECTIONS, url: wsUrl });
+  const bareAfter = await settledRss();
+  await manyBare.close();
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+  rows.push({
+    figure: `${WS_CONNECTIONS} open subscriptions to one org: Kiln's RSS growth (after GC)`,
+    kiln: `${mb(after - before)} (${((after - before) / WS_CONNECTIONS / 1024).toFixed(1)} KB each)`,
+    baseline: `bare \`ws\` server: ${mb(bareAfter - bareBefore)}`,
+    ratio: `${((after - before) / Math.max(1, bareAfter - bareBefore)).toFixed(1)}×`,
+    goal: "< 100 MB",
+    met: after - before < 100 * 2 ** 20,
+    load: `${memLoad} → ${load1()}`,
+  });
+
+  await stop();
+  if (process.env.DATABASE_URL_BENCH) {
+    log("starting Kiln on PostgreSQL (DATABASE_URL_BENCH)");
+    await benchMeOnPostgres(process.env.DATABASE_URL_BENCH);
+  }
+
   const out: string[] = [];
-  out.push(`# Kiln benchmarks\n`);
-  out.push(`Machine: ${machine}`);
-  out.push(`Run: ${new Date().toISOString()}, total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-  out.push(`## 1. GET /v1/me with a Bearer token (autocannon, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up)\n`);
-  out.push(loadTable(httpRows));
-  const ratio = baseResult.requestsPerSec / me.row.result.requestsPerSec;
-  out.push(`\nResponse body: Kiln ${kilnBytes} bytes, baseline ${baselineBytes} bytes. Baseline serves ${ratio.toFixed(1)}× the requests/s of Kiln on PGlite.`);
-  out.push(`autocannon keeps latency in whole milliseconds (truncated), so "< 1 ms" means under one millisecond.`);
-  out.push(
-    `CPU columns: CPU time per wall second over warm-up and run (100% = one core). "server" is the bench process, which serves Kiln and the baseline in turn; autocannon runs in a child process.\n`,
-  );
-  out.push(`### Where one /v1/me goes (${PART_CALLS} sequential in-process calls each, no concurrency)\n`);
-  out.push(partsTable(httpRows.flatMap(({ label, parts }) => parts.map((p) => ({ label: `${label}: ${p.label}`, stats: p.stats })))));
-  out.push("");
-  out.push(`## 2. OrganizationActor \`summary\` call (${CALLS} sequential calls after ${CALL_WARMUP} warm-up)\n`);
+  out.push(`Machine: ${machineDescription()}`);
+  out.push(`Run: ${new Date().toISOString()}, ${((Date.now() - started) / 1000).toFixed(0)} s; load average (1, 5, 15 min) at start: ${loadAtStart}, at end: ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  out.push(`Load figures: autocannon, ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up + ${LOAD.durationSeconds} s; baselines are bare Hono (or \`ws\`) in the same process with the very body Kiln served.\n`);
   out.push(
     table(
-      ["Call", "p50", "p99", "mean", "max", "note"],
-      actorRows.map(({ label, stats: s, note }) => [label, ms(s.p50Ms), ms(s.p99Ms), ms(s.meanMs), ms(s.maxMs), note]),
-      [5],
+      ["Figure", "Kiln", "Baseline", "Kiln / baseline", "Goal", "Met", "Load avg (1 min)"],
+      rows.map((r) => [r.figure, r.kiln, r.baseline, r.ratio, r.goal, r.met === undefined ? "" : r.met ? "yes" : "**no**", r.load]),
+      [2, 4, 5],
     ),
   );
   process.stdout.write(`${out.join("\n")}\n`);

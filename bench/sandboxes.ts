@@ -102,7 +102,11 @@ async function main() {
     rows.push(`| task creation → ready (n=${TASKS}) | ${ms(pct(toReady, 50))} | ${ms(pct(toReady, 95))} | bare spawn+health+clone+checkout (n=${bare.length}): ${ms(pct(bareMs, 50))} / ${ms(pct(bareMs, 95))} |`);
 
     // 2. Message to first streamed event, on one session, over a live subscription.
-    const client = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+    const client = createClient<Registry>({
+      endpoint: `${kiln.url}/api/rivet`,
+      disableMetadataLookup: true,
+      headers: { authorization: `Bearer ${token}` },
+    });
     const taskId = taskIds[0]!;
     const view = await call<TaskView>("GET", `/v1/orgs/${orgId}/tasks/${taskId}`);
     const base = `/v1/orgs/${orgId}/tasks/${taskId}/sessions`;

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
+import type { Duplex } from "node:stream";
 import { join } from "node:path";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { serve, type ServerType } from "@hono/node-server";
@@ -23,19 +24,17 @@ import { MembershipCache } from "./membership-cache.js";
 import { ViewCache } from "./view-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
-import { guardRivetRouter, RIVET_BASE_PATH, startRivet, type KilnClient } from "./rivet.js";
+import { RIVET_BASE_PATH, RIVET_MAX_MESSAGE_BYTES, startRivet, type KilnClient } from "./rivet.js";
 import { authRoutes } from "./routes/auth.js";
+import { AuthLimits } from "./auth-limits.js";
+import { ClientAddresses } from "./client-address.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
-import { meRoutes } from "./routes/me.js";
-import { orgRoutes } from "./routes/orgs.js";
-import { orgMemberRoutes } from "./routes/org-members.js";
-import { repoRoutes } from "./routes/repos.js";
-import { runtimeIssueRoutes } from "./routes/runtime-issues.js";
-import { sessionRoutes } from "./routes/sessions.js";
-import { taskRoutes, taskViewGroup } from "./routes/tasks.js";
+import { apiRoutes } from "./routes/api.js";
+import { webRoutes } from "./routes/web.js";
+import { loadWebBundle } from "./web-bundle.js";
+import { taskViewGroup } from "./routes/tasks.js";
 import type { TaskView } from "../shared/schemas/task.js";
-import { tokenRoutes } from "./routes/tokens.js";
 import { PersonalTokens } from "./tokens.js";
 import { Devices } from "./devices.js";
 import { mountDeviceApi } from "./device-api.js";
@@ -43,6 +42,7 @@ import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
 import { requireOrgMember } from "./middleware/org-member.js";
+import { rivetGateway } from "./middleware/rivet-gateway.js";
 import type { KilnEnv } from "./types.js";
 
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -177,47 +177,60 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     client = rivet.client;
     cleanup.unshift(() => rivet.shutdown());
 
+    // Bundled in esbuild's own process while the rest starts; `/` waits for it if asked early.
+    const webBundle = loadWebBundle(join(config.dataDir, "cache"), logger);
+
     const app = new OpenAPIHono<KilnEnv>({
       defaultHook: (result) => {
         if (!result.success) throw new InvalidRequestError("The request does not match the schema.", result.error.issues);
       },
     });
     app.use("*", requestContext(logger));
-    app.use(
-      "*",
-      cors({
-        origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
-        credentials: true,
-        allowHeaders: ["content-type", "authorization", "x-request-id"],
-        exposeHeaders: ["x-request-id", "set-auth-token"],
-      }),
-    );
+    const corsHeaders = cors({
+      origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
+      credentials: true,
+      // x-rivet-*: what RivetKit's client sends with an action call from the browser.
+      allowHeaders: ["content-type", "authorization", "x-request-id", "x-rivet-encoding", "x-rivet-conn-params"],
+      exposeHeaders: ["x-request-id", "set-auth-token"],
+    });
+    // Only browsers send Origin. Setting CORS headers before the handler makes Hono rebuild every
+    // response as a Node Response (about a third of a cheap route's time), so other clients skip it.
+    app.use("*", (c, next) => (c.req.header("origin") ? corsHeaders(c, next) : next()));
     app.use("*", limitBody(MAX_BODY_BYTES, { except: RIVET_BASE_PATH }));
-    app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, ping: () => db.ping() }));
-    app.route("/", authRoutes(auth));
+    app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, healthy: () => db.healthy() }));
+    app.route(
+      "/",
+      authRoutes(auth, config.authRateLimit ? { limits: new AuthLimits(), addresses: new ClientAddresses(config.trustedProxies) } : undefined),
+    );
     app.route("/", workerHealthRoutes(workers));
     app.use("/v1/*", requireSession(resolveSession, tokens));
     app.use("/v1/tokens", limitBody(16 * 1024));
-    app.route("/", meRoutes(organizations));
     // Matches `/v1/orgs/:orgId` itself too: one membership check per request.
     app.use("/v1/orgs/:orgId/*", requireOrgMember(organizations));
     const kilnClient = () => rivet.client;
-    app.route("/", orgRoutes(kilnClient));
-    app.route("/", orgMemberRoutes(organizations, kilnClient));
-    app.route("/", repoRoutes(kilnClient));
-    app.route("/", taskRoutes(kilnClient, taskViews));
-    app.route("/", sessionRoutes(kilnClient));
-    app.route("/", workerRoutes(workers));
-    app.route("/", runtimeIssueRoutes(kilnClient));
-    app.route("/", tokenRoutes(tokens));
+    // Before the /v1 routes: it registers their body limits, which only apply to routes added after them.
     mountDeviceApi(app, { devices, tokens, client: kilnClient });
-    app.use(`${RIVET_BASE_PATH}/*`, guardRivetRouter());
+    app.route("/", apiRoutes({ organizations, client: kilnClient, workers, tokens, taskViews, devices }));
+    app.use(
+      `${RIVET_BASE_PATH}/*`,
+      rivetGateway({
+        basePath: RIVET_BASE_PATH,
+        actorId: rivet.actorId,
+        actorNames: rivet.actorNames,
+        maxMessageBytes: RIVET_MAX_MESSAGE_BYTES,
+        resolveSession,
+        isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+      }),
+    );
     app.route("/", rivet.router);
     app.route("/", docsRoutes(app, VERSION));
+    app.route("/", webRoutes(webBundle, { github: Boolean(config.github) }, logger));
     app.notFound(handleNotFound);
     app.onError(handleError);
 
     const nodeWs = createNodeWebSocket({ app });
+    // The frame limit: `ws` closes with 1009 once a message passes it, instead of buffering it whole.
+    nodeWs.wss.options.maxPayload = RIVET_MAX_MESSAGE_BYTES;
     rivet.setUpgradeWebSocket(nodeWs.upgradeWebSocket);
     const server: ServerType = await new Promise((resolve, reject) => {
       // @hono/node-server's global Request/Response: about twice the throughput of Node's own. The
@@ -226,11 +239,19 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       s.once("error", reject);
     });
     nodeWs.injectWebSocket(server);
+    // Upgraded sockets (live subscriptions) are no longer the HTTP server's to close, and
+    // `server.close()` waits for them: an open browser page held a stop for over a minute.
+    const upgraded = new Set<Duplex>();
+    server.on("upgrade", (_req: unknown, socket: Duplex) => {
+      upgraded.add(socket);
+      socket.once("close", () => upgraded.delete(socket));
+    });
     cleanup.unshift(
       () =>
         new Promise<void>((resolve) => {
           server.close(() => resolve());
           if ("closeAllConnections" in server) server.closeAllConnections();
+          for (const socket of upgraded) socket.destroy();
         }),
     );
 

@@ -48,6 +48,9 @@ export function createAuth(opts: AuthOptions) {
     },
     plugins: [bearer()],
     telemetry: { enabled: false },
+    // Kiln limits these routes itself (routes/auth.ts), keyed on the real client address:
+    // better-auth's own limiter trusts X-Forwarded-For from anyone, or puts everyone in one bucket.
+    rateLimit: { enabled: false },
     // better-auth skips origin checks when NODE_ENV=test; Kiln checks them everywhere, so tests see production behaviour.
     advanced: { disableOriginCheck: false },
     logger: {

@@ -2,9 +2,6 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Devices } from "./devices.js";
 import { limitBody } from "./middleware/body-limit.js";
 import type { KilnClient } from "./rivet.js";
-import { agentRoutes } from "./routes/agents.js";
-import { deviceRoutes } from "./routes/devices.js";
-import { watcherRoutes } from "./routes/watchers.js";
 import { workerApiRoutes } from "./routes/worker-api.js";
 import type { PersonalTokens } from "./tokens.js";
 import type { KilnEnv } from "./types.js";
@@ -14,8 +11,9 @@ const DEVICE_API_BODY_LIMIT = 1024 * 1024;
 const V1_BODY_LIMIT = 128 * 1024;
 
 /**
- * Mounts the Mac app's device API: the worker endpoints (device tokens) and the `/v1` routes for
- * devices, agents and watchers (behind the app's session middleware and org membership check).
+ * Mounts the Mac app's device API: the worker endpoints (device tokens), and the body limits of the
+ * `/v1` routes for devices, agents and watchers. Those routes themselves are in `routes/api.ts`
+ * with every other `/v1` route, so the typed client covers them; mount this before it.
  */
 export function mountDeviceApi(app: OpenAPIHono<KilnEnv>, deps: { devices: Devices; tokens: PersonalTokens; client: () => KilnClient }): void {
   const { devices } = deps;
@@ -24,7 +22,4 @@ export function mountDeviceApi(app: OpenAPIHono<KilnEnv>, deps: { devices: Devic
     app.use(path, limitBody(V1_BODY_LIMIT));
   }
   app.route("/", workerApiRoutes(deps.tokens, devices, deps.client) as unknown as OpenAPIHono<KilnEnv>);
-  app.route("/", deviceRoutes(devices));
-  app.route("/", agentRoutes(deps.client));
-  app.route("/", watcherRoutes(deps.client, devices));
 }

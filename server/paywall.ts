@@ -1,6 +1,4 @@
-import { Polar } from "@polar-sh/sdk";
-import { HTTPClient } from "@polar-sh/sdk/lib/http.js";
-import { ResourceNotFound } from "@polar-sh/sdk/models/errors/resourcenotfound.js";
+import type { Polar } from "@polar-sh/sdk";
 import type { Logger } from "pino";
 import { KilnError, type ErrorBody } from "../shared/errors.js";
 
@@ -43,19 +41,30 @@ const CACHE_MS = 30_000;
  * external customer id (the user id), then by email. Polar unreachable fails closed (503).
  */
 export class Paywall {
-  private readonly polar: Polar;
+  private sdk: Promise<{ polar: Polar; isNotFound(err: unknown): boolean }> | undefined;
   private readonly cache = new Map<string, { entitled: boolean; at: number }>();
 
   constructor(
     private readonly config: PolarGateConfig,
     private readonly logger: Logger,
-  ) {
-    this.polar = new Polar({
-      accessToken: config.accessToken,
-      timeoutMs: 10_000,
-      httpClient: new HTTPClient({ fetcher: polarFetch }),
-      ...(config.serverUrl ? { serverURL: config.serverUrl } : {}),
-    });
+  ) {}
+
+  /** The Polar SDK takes ~1 s to import: it loads on the first entitlement check, not at Kiln's start. */
+  private loadSdk(): Promise<{ polar: Polar; isNotFound(err: unknown): boolean }> {
+    this.sdk ??= Promise.all([
+      import("@polar-sh/sdk"),
+      import("@polar-sh/sdk/lib/http.js"),
+      import("@polar-sh/sdk/models/errors/resourcenotfound.js"),
+    ]).then(([{ Polar }, { HTTPClient }, { ResourceNotFound }]) => ({
+      polar: new Polar({
+        accessToken: this.config.accessToken,
+        timeoutMs: 10_000,
+        httpClient: new HTTPClient({ fetcher: polarFetch }),
+        ...(this.config.serverUrl ? { serverURL: this.config.serverUrl } : {}),
+      }),
+      isNotFound: (err: unknown) => err instanceof ResourceNotFound,
+    }));
+    return this.sdk;
   }
 
   /** Resolves when the user may create a cloud worker; throws PaymentRequiredError or billing_unavailable otherwise. */
@@ -73,7 +82,8 @@ export class Paywall {
     if (entitled) return;
     let checkoutUrl: string;
     try {
-      const checkout = await this.polar.checkouts.create({
+      const { polar } = await this.loadSdk();
+      const checkout = await polar.checkouts.create({
         products: [this.config.productId],
         successUrl: this.config.successUrl,
         returnUrl: this.config.returnUrl,
@@ -89,15 +99,16 @@ export class Paywall {
   }
 
   private async holdsBenefit(user: { id: string; email: string }): Promise<boolean> {
+    const { polar, isNotFound } = await this.loadSdk();
     try {
-      const state = await this.polar.customers.getStateExternal({ externalId: user.id });
+      const state = await polar.customers.getStateExternal({ externalId: user.id });
       if (state.grantedBenefits.some((g) => g.benefitId === this.config.benefitId)) return true;
     } catch (err) {
-      if (!(err instanceof ResourceNotFound)) throw err;
+      if (!isNotFound(err)) throw err;
     }
-    const page = await this.polar.customers.list({ email: user.email });
+    const page = await polar.customers.list({ email: user.email });
     for (const customer of page.result.items) {
-      const state = await this.polar.customers.getState({ id: customer.id });
+      const state = await polar.customers.getState({ id: customer.id });
       if (state.grantedBenefits.some((g) => g.benefitId === this.config.benefitId)) return true;
     }
     return false;

@@ -1,11 +1,12 @@
 /**
  * The one module that knows how RivetKit is run: driver choice, the manager router mounted
- * under /api/rivet, the in-process client routes use, and the guard in front of the router.
+ * under /api/rivet, the in-process client routes use, and what the gateway in front of the
+ * router (server/middleware/rivet-gateway.ts) must know about the driver.
  * Moving to `registry.start()` or a newer RivetKit with its engine touches this file only.
  */
 import { join } from "node:path";
-import type { Hono, MiddlewareHandler } from "hono";
-import type { UpgradeWebSocket } from "hono/ws";
+import type { Context, Hono } from "hono";
+import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
 import type { Logger } from "pino";
 import { createClientWithDriver, createEngineDriver, createFileSystemDriver, type AnyClient, type Client } from "rivetkit";
 import type { GetUpgradeWebSocket } from "rivetkit/utils";
@@ -14,8 +15,23 @@ import { configureBaseLogger } from "rivetkit/log";
 import { registry, type Registry } from "../actors/registry.js";
 import { installActorServices, type ActorServices } from "../actors/services.js";
 import type { KilnConfig } from "./config.js";
+import { refusalCloseCode } from "./rivet-wire.js";
 
 export const RIVET_BASE_PATH = "/api/rivet";
+
+/**
+ * The largest action call body and WebSocket message, in bytes. It is RivetKit's own default
+ * (`maxIncomingMessageSize`), set here so the gateway's body limit and the socket's frame limit
+ * refuse at the same size RivetKit would, but before reading more than that.
+ */
+export const RIVET_MAX_MESSAGE_BYTES = 65_536;
+
+/**
+ * Actor ids as each driver makes them. The file-system driver's are the first 16 hex digits of a
+ * SHA-256 (rivetkit/src/drivers/file-system/utils.ts) and become file names, so nothing else may
+ * reach it as an id. The engine's are lowercase base-36 (not exercised here).
+ */
+const ACTOR_ID = { local: /^[0-9a-f]{16}$/, engine: /^[0-9a-z]{1,64}$/ } as const;
 
 export type KilnClient = Client<Registry>;
 
@@ -23,10 +39,56 @@ export interface RivetRuntime {
   mode: "local" | "engine";
   client: KilnClient;
   router: Hono;
+  /** The driver's exact actor id format. */
+  actorId: RegExp;
+  actorNames: ReadonlySet<string>;
   /** Must be called with the node-ws upgrader before the server accepts WebSockets. */
   setUpgradeWebSocket(upgrade: UpgradeWebSocket): void;
   /** Stops hosting actors, letting them save state and sleep. */
   shutdown(): Promise<void>;
+}
+
+/**
+ * RivetKit finds an action with `name in actions`, so `constructor`, `toString` or `valueOf`
+ * would run Object.prototype's method for any caller. Without a prototype, only real actions exist.
+ */
+function actionsWithoutPrototype(): void {
+  for (const definition of Object.values(registry.config.use)) {
+    const config = definition.config as { actions?: Record<string, unknown> };
+    if (config.actions && Object.getPrototypeOf(config.actions) !== null) {
+      config.actions = Object.assign(Object.create(null) as Record<string, unknown>, config.actions);
+    }
+  }
+}
+
+/**
+ * RivetKit closes a refused connection with 1011 (server error); this gives refusals that are the
+ * client's to fix their own code (rivet-wire.ts `refusalCloseCode`), keeping RivetKit's reason.
+ */
+function withRefusalCloseCodes(upgrade: UpgradeWebSocket, logger: Logger): UpgradeWebSocket {
+  const patched = new WeakSet<WSContext>();
+  const patch = (ws: WSContext): WSContext => {
+    if (patched.has(ws)) return ws;
+    patched.add(ws);
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string) => close(code === 1011 && reason ? (refusalCloseCode(reason) ?? code) : code, reason);
+    return ws;
+  };
+  // @hono/node-ws prints what a handler throws with console.error unless given `onError`. On Node 20
+  // it throws itself on every socket error (no global ErrorEvent); the close still follows.
+  const quiet = { onError: (err: unknown) => logger.debug({ err }, "WebSocket event handler failed") };
+  const wrapped = (createEvents: (c: Context) => WSEvents | Promise<WSEvents>, options?: unknown) =>
+    upgrade(async (c) => {
+      const events = await createEvents(c);
+      const { onOpen, onMessage } = events;
+      return {
+        ...events,
+        onOpen: onOpen && ((evt, ws) => onOpen(evt, patch(ws))),
+        onMessage: onMessage && ((evt, ws) => onMessage(evt, patch(ws))),
+      } satisfies WSEvents;
+    }, options ?? quiet);
+  // Only the `(createEvents) => middleware` form is used by RivetKit; the wrapper implements that one.
+  return wrapped as unknown as UpgradeWebSocket;
 }
 
 /** RivetKit's own logs go through ours; at `info` it is kept one step quieter so startup stays readable. */
@@ -36,6 +98,7 @@ function rivetLogLevel(level: KilnConfig["logLevel"]): KilnConfig["logLevel"] {
 
 export function startRivet(config: KilnConfig, services: ActorServices, logger: Logger): RivetRuntime {
   const uninstall = installActorServices(services);
+  actionsWithoutPrototype();
   const rc = registry.config;
   if (config.rivet) {
     rc.driver = createEngineDriver();
@@ -49,6 +112,7 @@ export function startRivet(config: KilnConfig, services: ActorServices, logger: 
   rc.noWelcome = true;
   rc.serveManager = false;
   rc.inspector = { enabled: false };
+  rc.maxIncomingMessageSize = RIVET_MAX_MESSAGE_BYTES;
   const rivetLogger = logger.child({ component: "rivetkit" });
   rivetLogger.level = rivetLogLevel(config.logLevel);
   rc.logging = { baseLogger: rivetLogger, level: rivetLogLevel(config.logLevel) };
@@ -72,8 +136,10 @@ export function startRivet(config: KilnConfig, services: ActorServices, logger: 
     mode: config.rivet ? "engine" : "local",
     client,
     router,
+    actorId: config.rivet ? ACTOR_ID.engine : ACTOR_ID.local,
+    actorNames: new Set(Object.keys(registry.config.use)),
     setUpgradeWebSocket(upgrade) {
-      upgradeWebSocket = upgrade;
+      upgradeWebSocket = withRefusalCloseCodes(upgrade, rivetLogger);
     },
     async shutdown() {
       try {
@@ -82,28 +148,5 @@ export function startRivet(config: KilnConfig, services: ActorServices, logger: 
         uninstall();
       }
     },
-  };
-}
-
-/**
- * External callers reach actors only to connect to, call and subscribe to ones Kiln created.
- * Creating actors, listing them and reading their raw storage are Kiln-internal operations,
- * so they are refused here before RivetKit's router sees them.
- */
-export function guardRivetRouter(): MiddlewareHandler {
-  const base = RIVET_BASE_PATH;
-  return async (c, next) => {
-    const path = c.req.path.slice(base.length) || "/";
-    const method = c.req.method;
-    if (path === "/actors" && (method === "PUT" || method === "POST")) {
-      return c.json({ error: "forbidden", message: "Actors are created by Kiln, not by clients." }, 403);
-    }
-    if (path === "/actors" && method === "GET" && !c.req.query("key") && !c.req.query("actor_ids")) {
-      return c.json({ error: "forbidden", message: "Listing actors is not allowed; look one up by key." }, 403);
-    }
-    if (/^\/actors\/[^/]+\/kv(\/|$)/.test(path) || path.startsWith("/.test") || path.startsWith("/ui")) {
-      return c.json({ error: "not_found", message: "Not found." }, 404);
-    }
-    await next();
   };
 }

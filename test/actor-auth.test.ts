@@ -1,13 +1,13 @@
-import { createClient } from "rivetkit/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Registry } from "../actors/registry.js";
 import type { OrgSummary } from "../shared/schemas/org.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+import { rivetClient } from "./support/rivet.js";
 
-function remoteClient(kiln: TestKiln) {
-  return createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+/** Looks actors up as `user` (the gateway refuses anonymous lookups); each call brings its own params. */
+function remoteClient(kiln: TestKiln, user: SignedUp) {
+  return rivetClient(kiln.url, user.token);
 }
 
 async function rejection(p: Promise<unknown>): Promise<{ code?: string; message?: string }> {
@@ -42,7 +42,7 @@ describe("OrganizationActor over a real socket", () => {
     owner = await signUp(t, { name: "Olive" });
     outsider = await signUp(t, { name: "Oscar" });
     orgKey = ["org", `personal-${owner.user.id}`];
-    client = remoteClient(kiln);
+    client = remoteClient(kiln, owner);
   });
   afterAll(async () => {
     await client?.dispose();
@@ -119,9 +119,14 @@ describe("OrganizationActor over a real socket", () => {
     const t = socketTransport(kiln.url);
     const u = await signUp(t);
     const key = ["org", `personal-${u.user.id}`];
-    expect((await client.organization.get(key, { params: { token: u.token } }).summary()).id).toBe(key[1]);
-    await t.request("/api/auth/sign-out", { method: "POST", headers: { authorization: `Bearer ${u.token}` } });
-    expect((await rejection(client.organization.get(key, { params: { token: u.token } }).summary())).code).toBe("unauthorized");
+    const own = remoteClient(kiln, u);
+    try {
+      expect((await own.organization.get(key, { params: { token: u.token } }).summary()).id).toBe(key[1]);
+      await t.request("/api/auth/sign-out", { method: "POST", headers: { authorization: `Bearer ${u.token}` } });
+      expect((await rejection(own.organization.get(key, { params: { token: u.token } }).summary())).code).toBe("unauthorized");
+    } finally {
+      await own.dispose();
+    }
   });
 
   it("refuses a forged org id, and clients cannot create organizations", async () => {

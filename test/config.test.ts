@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, readDotEnv } from "../server/config.js";
 import { resolveAuthSecret } from "../server/data-dir.js";
 import { MIN_OPEN_FILES } from "../server/limits.js";
-import { spawnKiln, tempDataDir } from "./support/kiln.js";
+import { spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 function problems(env: Record<string, string>): string[] {
@@ -114,7 +114,7 @@ describe("configuration", () => {
     expect(out).toMatch(/^ {2}PORT: .*"abc"/m);
     expect(out).toMatch(/^ {2}DATABASE_URL: /m);
     expect(existsSync(join(dataDir, "pglite"))).toBe(false);
-  });
+  }, withStartups(1));
 
   it("exits non-zero at startup when the provisioner's variables are missing, naming them", async () => {
     const kiln = await spawnKiln({ KILN_DATA_DIR: tempDataDir(), PROVISIONER_MODE: "render", RENDER_API_KEY: "rk" }, { expectReady: false });
@@ -122,13 +122,13 @@ describe("configuration", () => {
     expect(kiln.output()).toContain("RENDER_OWNER_ID: is required when PROVISIONER_MODE=render");
     expect(kiln.output()).toContain("RENDER_WORKER_IMAGE: is required when PROVISIONER_MODE=render");
     expect(kiln.output()).not.toContain("rk\"");
-  });
+  }, withStartups(1));
 
   it("exits non-zero in production without a proper secret", async () => {
     const kiln = await spawnKiln({ KILN_DATA_DIR: tempDataDir(), NODE_ENV: "production" }, { expectReady: false });
     expect(await kiln.exited).toBe(2);
     expect(kiln.output()).toContain("BETTER_AUTH_SECRET: is required when NODE_ENV=production");
-  });
+  }, withStartups(1));
 
   it("warns at startup when the open-files limit is too low for many awake actors", async () => {
     const low = await spawnKiln({ KILN_DATA_DIR: tempDataDir() }, { wrapper: ["prlimit", "--nofile=1024"] });
@@ -143,5 +143,5 @@ describe("configuration", () => {
     // Read once it has stopped: everything it would have said at start is in.
     expect(roomy.output()).toContain("shutting down");
     expect(roomy.output()).not.toContain("open-files limit");
-  });
+  }, withStartups(2));
 });

@@ -1,9 +1,7 @@
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { createClient } from "rivetkit/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { internalParams } from "../actors/auth.js";
-import type { Registry } from "../actors/registry.js";
 import type { HistoryEvent, Repo, RuntimeIssue, TaskDetail, TaskSummary, TaskView, Workbench } from "../shared/schemas/task.js";
 import { api } from "./support/api.js";
 import { git, makeBareRepo, workingCopy } from "./support/git.js";
@@ -11,6 +9,7 @@ import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 import { sandboxServersUnder } from "./support/processes.js";
+import { rivetClient } from "./support/rivet.js";
 
 describe("repositories, tasks and history", () => {
   let kiln: TestKiln;
@@ -264,7 +263,7 @@ describe("repositories, tasks and history", () => {
 
     it("refuses a non-member's subscription to a task, and its direct queue commands", async () => {
       const t = await A.createTask(orgId, { repoId, prompt: "Subscribe" });
-      const client = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+      const client = rivetClient(kiln.url, ben.token);
       try {
         const key = ["org", orgId, "repo", repoId, "task", t.id];
         await expect(client.task.get(key, { params: { token: outsider.token } }).view()).rejects.toMatchObject({ code: "forbidden" });
@@ -281,7 +280,7 @@ describe("repositories, tasks and history", () => {
 
   describe("live subscriptions", () => {
     it("streams task summaries on the org and the task's detail, each event carrying the new state", async () => {
-      const client = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+      const client = rivetClient(kiln.url, ben.token);
       const orgConn = client.organization.get(["org", orgId], { params: { token: ben.token } }).connect();
       const summaries: TaskSummary[] = [];
       orgConn.on("taskSummaryUpdated", (s) => summaries.push(s));
@@ -340,7 +339,7 @@ describe("repositories, tasks and history", () => {
       const broken = makeBareRepo("vanishing");
       const brokenRepo = await A.addRepo(orgId, broken);
       renameSync(broken, `${broken}.gone`);
-      const client = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+      const client = rivetClient(kiln.url, ann.token);
       const orgConn = client.organization.get(["org", orgId], { params: { token: ann.token } }).connect();
       const pushed: RuntimeIssue[][] = [];
       orgConn.on("runtimeIssuesUpdated", (issues) => pushed.push(issues));

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bearer, jsonInit, signUp, socketTransport, uniqueEmail } from "./support/http.js";
-import { seedDataDir, spawnKiln, tempDataDir } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 describe("a Kiln process and its data directory", () => {
@@ -26,7 +26,7 @@ describe("a Kiln process and its data directory", () => {
     } finally {
       await second.kill();
     }
-  });
+  }, withStartups(2));
 
   it("stops cleanly on SIGTERM to `npm start`, releasing its data directory", async () => {
     const dataDir = tempDataDir();
@@ -37,7 +37,7 @@ describe("a Kiln process and its data directory", () => {
     // npm's own exit says nothing about its child; the released lock and the log line do.
     await until(async () => existsSync(join(dataDir, "kiln.lock")), (held) => !held, { timeoutMs: 10_000 });
     expect(kiln.output()).toContain('"msg":"shutting down"');
-  });
+  }, withStartups(1));
 
   it("opens cleanly after kill -9 in the middle of traffic, keeping every acknowledged sign-up", async () => {
     const dataDir = tempDataDir();
@@ -55,7 +55,8 @@ describe("a Kiln process and its data directory", () => {
         if (res?.status === 200) acknowledged.push({ email, id: ((await res.json()) as { user: { id: string } }).user.id });
       }
     })();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Killed once sign-ups are being acknowledged, so some are certainly in flight at the kill.
+    await until(async () => acknowledged.length, (n) => n >= 3, { timeoutMs: 30_000, everyMs: 10 });
     await first.kill("SIGKILL");
     stop = true;
     await traffic;
@@ -75,7 +76,7 @@ describe("a Kiln process and its data directory", () => {
     } finally {
       await second.kill();
     }
-  });
+  }, withStartups(2));
 
   it("refuses a second Kiln on the same data directory, leaving the first untouched", async () => {
     const dataDir = tempDataDir();
@@ -91,5 +92,5 @@ describe("a Kiln process and its data directory", () => {
     } finally {
       await first.kill();
     }
-  });
+  }, withStartups(2));
 });

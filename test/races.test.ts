@@ -105,7 +105,7 @@ describe("parallel calls on one actor", () => {
     const path = `/v1/orgs/${orgId}/tasks/${task.id}/sessions`;
     const session = (await A.post<{ session: SessionSummary }>(path, { agent: "mock" })).body.session;
     await until(() => A.get<{ session: SessionSummary }>(`${path}/${session.id}`), (r) => r.body.session.status === "ready");
-    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => A.post(`${path}/${session.id}/messages`, { text: `sleep 300 message ${i}` })));
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => A.post(`${path}/${session.id}/messages`, { text: `sleep 20000 message ${i}` })));
     expect(statuses(results)).toEqual([202, 409, 409, 409, 409]);
     // A close racing the turn's end leaves the session closed, never running or ready.
     const closing = A.del<{ session: SessionSummary }>(`${path}/${session.id}`);

@@ -5,7 +5,7 @@ import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
 import { api } from "./support/api.js";
 import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
-import { seedDataDir, spawnKiln, tempDataDir } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
@@ -52,7 +52,7 @@ describe("restart safety", () => {
     }
     // A clean stop takes every sandbox server with it.
     await until(async () => sandboxServersUnder(dataDir).length, (n) => n === 0, { timeoutMs: 10_000 });
-  });
+  }, withStartups(2));
 
   it("after kill -9 during an agent turn, the session records the interruption, takes new messages and keeps its context", async () => {
     const dataDir = tempDataDir();
@@ -94,7 +94,7 @@ describe("restart safety", () => {
     } finally {
       await second.kill();
     }
-  });
+  }, withStartups(2));
 
   it("after kill -9 while workers provision, every worker ends healthy or failed, none stranded", async () => {
     const dataDir = tempDataDir();
@@ -122,5 +122,5 @@ describe("restart safety", () => {
     } finally {
       await second.kill();
     }
-  });
+  }, withStartups(2));
 });

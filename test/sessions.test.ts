@@ -1,6 +1,4 @@
-import { createClient } from "rivetkit/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Registry } from "../actors/registry.js";
 import type { SessionEvent, SessionSummary } from "../shared/schemas/session.js";
 import type { TaskSummary, TaskView } from "../shared/schemas/task.js";
 import { api } from "./support/api.js";
@@ -8,6 +6,7 @@ import { git, makeBareRepo, workingCopy } from "./support/git.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+import { rivetClient } from "./support/rivet.js";
 
 describe("agent sessions on real sandbox-agent", () => {
   let kiln: TestKiln;
@@ -17,7 +16,7 @@ describe("agent sessions on real sandbox-agent", () => {
   let A: ReturnType<typeof api>;
   let B: ReturnType<typeof api>;
   let task: TaskSummary;
-  let client: ReturnType<typeof createClient<Registry>>;
+  let client: ReturnType<typeof rivetClient>;
 
   const path = (rest = "") => `/v1/orgs/${orgId}/tasks/${task.id}/sessions${rest}`;
 
@@ -48,7 +47,7 @@ describe("agent sessions on real sandbox-agent", () => {
     const repoId = await A.addRepo(orgId, makeBareRepo());
     task = await A.createTask(orgId, { repoId, prompt: "Pair with an agent" });
     expect((await A.settled(orgId, task.id)).task.lifecycle.state).toBe("ready");
-    client = createClient<Registry>({ endpoint: `${kiln.url}/api/rivet`, disableMetadataLookup: true });
+    client = rivetClient(kiln.url, ben.token);
   });
   afterAll(async () => {
     await client?.dispose();

@@ -29,6 +29,8 @@ export const tasks = sqliteTable(
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    /** The pushed summary's revision: a push whose revision is not above it is stale and ignored. 0 until the task's first push. */
+    revision: integer("revision").notNull().default(0),
   },
   (t) => [
     uniqueIndex("tasks_repo_branch_uq").on(t.repoId, t.branch),

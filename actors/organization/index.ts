@@ -1,4 +1,3 @@
-import { eq } from "drizzle-orm";
 import { actor, event, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
@@ -9,12 +8,13 @@ import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, typ
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
+import { nextRevision } from "../revision.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";
 import { ActorLock } from "../lock.js";
 import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
 import type { Invitation } from "../../shared/schemas/members.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
-import { repos, schema, tasks } from "./db.js";
+import { repos, schema } from "./db.js";
 import { orgDeviceActions, provisionDefaultAgent, type DeviceAnnouncement, type OrgDeviceState } from "./devices.js";
 import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
@@ -44,6 +44,8 @@ export interface OrganizationState extends OrgDeviceState {
   sandboxProvider?: string | null;
   /** Pending invitations by id (team orgs; absent in older state). */
   invitations?: Record<string, OrgInvitationRow>;
+  /** The summary's revision (`actors/revision.ts`); absent in older state. */
+  revision?: number;
 }
 
 function initialState(input: OrganizationInput | undefined): OrganizationState {
@@ -72,6 +74,7 @@ function summarize(state: OrganizationState): OrgSummary {
     updatedAt: state.updatedAt,
     members: Object.values(state.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)),
     sandboxProvider: state.sandboxProvider ?? null,
+    revision: state.revision ?? 0,
   };
 }
 
@@ -273,21 +276,31 @@ export const organization = actor({
       // Locked: two tasks created at once must not both pick the same free branch name.
       const { input, summary } = await c.vars.lock.run(() => insertTask(c.db, orgId, userId, body, sandboxProviderFor(c.state.sandboxProvider)));
       c.vars.taskList.upsert(summary);
+      // Sent before the TaskActor exists, so subscribers hear `queued` before any phase it pushes.
+      c.broadcast("taskSummaryUpdated", summary);
       try {
         await c
           .client<Registry>()
           .task.getOrCreate(keys.task(orgId, input.repoId, input.taskId), { params: internalParams(), createWithInput: input })
           .send("commands", { type: "provision" }, { wait: false });
       } catch (err) {
-        await c.db.delete(tasks).where(eq(tasks.id, input.taskId));
-        c.vars.taskList.remove(input.taskId);
+        // Subscribers have seen the task: it stays, failed, rather than vanish from under them.
+        const failed: TaskSummary = {
+          ...summary,
+          lifecycle: { ...summary.lifecycle, state: "error", label: "Failed", message: "Kiln could not start this task's provisioning. Create the task again." },
+          updatedAt: new Date().toISOString(),
+          revision: nextRevision(summary.revision),
+        };
+        if (await applyTaskSummary(c.db, failed)) {
+          c.vars.taskList.upsert(failed);
+          c.broadcast("taskSummaryUpdated", failed);
+        }
         throw err;
       }
       await c
         .client<Registry>()
         .history.getOrCreate(keys.history(orgId, input.repoId), { params: internalParams(), createWithInput: { orgId, repoId: input.repoId } })
         .send("append", { taskId: input.taskId, kind: "created", message: `Task "${input.title}" created on branch ${input.branch}`, actorUserId: userId, at: summary.createdAt }, { wait: false });
-      c.broadcast("taskSummaryUpdated", summary);
       return summary;
     },
 
@@ -350,7 +363,7 @@ export const organization = actor({
         } catch (err) {
           // The row was written but Kiln stopped before the TaskActor existed: nothing can resume it.
           const message = "Kiln stopped before this task's provisioning started. Create the task again.";
-          const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString() };
+          const summary: TaskSummary = { ...rowToSummary(row), lifecycle: { ...rowToSummary(row).lifecycle, state: "error", label: "Failed", message }, updatedAt: new Date().toISOString(), revision: nextRevision(row.revision) };
           if (await applyTaskSummary(c.db, summary)) c.vars.taskList.upsert(summary);
           c.broadcast("taskSummaryUpdated", summary);
           actorLog().warn({ err, taskId: row.id }, "could not resume task");
@@ -447,6 +460,7 @@ function invitationView(state: OrganizationState, row: OrgInvitationRow): Invita
  */
 async function commit(c: CommitContext): Promise<OrgSummary> {
   c.state.updatedAt = new Date().toISOString();
+  c.state.revision = nextRevision(c.state.revision);
   await c.saveState({ immediate: true });
   const push = c.vars.indexPush.catch(() => undefined).then(() => {
     const latest = summarize(c.state);

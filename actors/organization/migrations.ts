@@ -11,11 +11,17 @@ export const migrations = {
         "idx": 1,
         "when": 1795297459252,
         "tag": "0001_serious_firebird"
+      },
+      {
+        "idx": 2,
+        "when": 1796016273981,
+        "tag": "0002_deep_calypso"
       }
     ]
   },
   "migrations": {
     "m0000": "CREATE TABLE `repos` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`remote_url` text NOT NULL,\n\t`name` text NOT NULL,\n\t`default_branch` text,\n\t`created_by` text NOT NULL,\n\t`created_at` text NOT NULL\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `repos_remote_url_uq` ON `repos` (`remote_url`);--> statement-breakpoint\nCREATE TABLE `runtime_issues` (\n\t`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`actor_type` text NOT NULL,\n\t`actor_id` text NOT NULL,\n\t`scope` text NOT NULL,\n\t`workflow` text NOT NULL,\n\t`step` text,\n\t`attempt` integer,\n\t`will_retry` integer NOT NULL,\n\t`message` text NOT NULL,\n\t`occurred_at` text NOT NULL,\n\t`resolved_at` text\n);\n--> statement-breakpoint\nCREATE INDEX `runtime_issues_actor_idx` ON `runtime_issues` (`actor_id`);--> statement-breakpoint\nCREATE TABLE `tasks` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`repo_id` text NOT NULL,\n\t`title` text NOT NULL,\n\t`branch` text NOT NULL,\n\t`state` text NOT NULL,\n\t`phase` text NOT NULL,\n\t`label` text NOT NULL,\n\t`message` text,\n\t`created_by` text NOT NULL,\n\t`created_at` text NOT NULL,\n\t`updated_at` text NOT NULL\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `tasks_repo_branch_uq` ON `tasks` (`repo_id`,`branch`);--> statement-breakpoint\nCREATE INDEX `tasks_updated_at_idx` ON `tasks` (`updated_at`);",
-    "m0001": "CREATE INDEX `tasks_created_at_idx` ON `tasks` (`created_at`);--> statement-breakpoint\nCREATE INDEX `tasks_state_idx` ON `tasks` (`state`);"
+    "m0001": "CREATE INDEX `tasks_created_at_idx` ON `tasks` (`created_at`);--> statement-breakpoint\nCREATE INDEX `tasks_state_idx` ON `tasks` (`state`);",
+    "m0002": "ALTER TABLE `tasks` ADD `revision` integer DEFAULT 0 NOT NULL;"
   }
 };

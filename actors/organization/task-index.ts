@@ -45,7 +45,7 @@ export class TaskListView {
       return;
     }
     const existing = this.byId.get(summary.id);
-    if (existing && existing.summary.updatedAt > summary.updatedAt) return;
+    if (existing && existing.summary.revision > summary.revision) return;
     if (existing) this.entries.splice(this.indexOf(existing.summary), 1);
     const entry: Entry = { summary, json: JSON.stringify(summary) };
     this.entries.splice(this.insertionPoint(summary), 0, entry);

@@ -30,6 +30,7 @@ export function rowToSummary(r: TaskRow): TaskSummary {
     createdBy: r.createdBy,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
+    revision: r.revision,
   };
 }
 
@@ -100,19 +101,22 @@ export async function insertTask(db: OrgDb, orgId: string, userId: string, rawBo
     createdBy: userId,
     createdAt: now,
     updatedAt: now,
+    revision: 0,
   };
   await db.insert(tasks).values(row);
   return {
-    input: { orgId, repoId: repo.id, taskId, remoteUrl: repo.remoteUrl, title, branch, prompt: body.prompt, createdBy: userId, sandboxProvider },
+    // The TaskActor takes its createdAt from here: the 202, the list, the task view and its events show one time.
+    input: { orgId, repoId: repo.id, taskId, remoteUrl: repo.remoteUrl, title, branch, prompt: body.prompt, createdBy: userId, sandboxProvider, createdAt: now },
     summary: rowToSummary(row),
   };
 }
 
-/** Applies a summary pushed by a TaskActor. Stale pushes (older updatedAt) are ignored. */
+/**
+ * Applies a summary pushed by a TaskActor, in one conditional statement: a push whose revision is
+ * not above the row's (stale, or arriving after a newer one) changes nothing. True when applied.
+ */
 export async function applyTaskSummary(db: OrgDb, s: TaskSummary): Promise<boolean> {
-  const existing = await findTask(db, s.id);
-  if (!existing || existing.updatedAt > s.updatedAt) return false;
-  await db
+  const applied = await db
     .update(tasks)
     .set({
       title: s.title,
@@ -122,9 +126,11 @@ export async function applyTaskSummary(db: OrgDb, s: TaskSummary): Promise<boole
       label: s.lifecycle.label,
       message: s.lifecycle.message,
       updatedAt: s.updatedAt,
+      revision: s.revision,
     })
-    .where(eq(tasks.id, s.id));
-  return true;
+    .where(and(eq(tasks.id, s.id), lt(tasks.revision, s.revision)))
+    .returning({ id: tasks.id });
+  return applied.length > 0;
 }
 
 /** Claims `name` for a task in its repo's branch index, or refuses with conflict. */

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { Daytona, DaytonaNotFoundError, DaytonaTimeoutError, type Sandbox } from "@daytonaio/sdk";
+import type { Daytona, Sandbox } from "@daytonaio/sdk";
 import { agentHealth, SandboxAgentClients, type AgentEndpoint } from "./agent-client.js";
 import { SandboxError, type AgentSessions, type ExecRequest, type ExecResult, type SandboxProvider, type SandboxRef } from "./provider.js";
 
@@ -31,6 +31,15 @@ const ALREADY_RUNNING = "kiln: sandbox-agent already running";
 const PENDING_STATES = new Set(["creating", "starting", "restoring", "pulling_snapshot", "building_snapshot", "pending_build", "resizing", "unknown"]);
 const FAILED_STATES = new Set(["error", "build_failed", "destroyed", "destroying"]);
 
+type DaytonaSdk = typeof import("@daytonaio/sdk");
+/** The SDK takes ~0.4 s to import: it loads when a Daytona provider first calls it, not at Kiln's start. */
+let sdkLoading: Promise<DaytonaSdk> | undefined;
+let sdk: DaytonaSdk | undefined;
+function loadSdk(): Promise<DaytonaSdk> {
+  sdkLoading ??= import("@daytonaio/sdk").then((m) => (sdk = m));
+  return sdkLoading;
+}
+
 /**
  * The `daytona` provider: one Daytona sandbox per Kiln sandbox, created from the configured
  * snapshot through `@daytonaio/sdk`, running `sandbox-agent server` started through Daytona's
@@ -42,7 +51,7 @@ const FAILED_STATES = new Set(["error", "build_failed", "destroyed", "destroying
  */
 export class DaytonaSandboxProvider implements SandboxProvider {
   readonly id = "daytona";
-  private readonly daytona: Daytona;
+  private client: Promise<Daytona> | undefined;
   private readonly agents = new SandboxAgentClients((ref) => this.endpoint(ref));
   readonly sessions: AgentSessions = this.agents.sessions;
   /** Preview links by sandbox id; they are stable for a sandbox, so one lookup per process. */
@@ -52,15 +61,21 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     private readonly config: DaytonaProviderConfig,
     private readonly internalKey: string,
     private readonly agentEnv: Record<string, string> = {},
-  ) {
-    this.daytona = new Daytona({
-      apiKey: config.apiKey,
-      ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
-      ...(config.target ? { target: config.target } : {}),
-      // Polling works everywhere (proxies, fakes); the websocket stream only saves a few requests.
-      useDeprecatedPolling: true,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    });
+  ) {}
+
+  private daytona(): Promise<Daytona> {
+    this.client ??= loadSdk().then(
+      ({ Daytona }) =>
+        new Daytona({
+          apiKey: this.config.apiKey,
+          ...(this.config.apiUrl ? { apiUrl: this.config.apiUrl } : {}),
+          ...(this.config.target ? { target: this.config.target } : {}),
+          // Polling works everywhere (proxies, fakes); the websocket stream only saves a few requests.
+          useDeprecatedPolling: true,
+          requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        }),
+    );
+    return this.client;
   }
 
   /** The Daytona sandbox's name: stable, so a retried create finds the sandbox an interrupted one made. */
@@ -74,9 +89,9 @@ export class DaytonaSandboxProvider implements SandboxProvider {
 
   private async find(ref: SandboxRef): Promise<Sandbox | undefined> {
     try {
-      return await this.daytona.get(DaytonaSandboxProvider.nameFor(ref.sandboxId));
+      return await (await this.daytona()).get(DaytonaSandboxProvider.nameFor(ref.sandboxId));
     } catch (err) {
-      if (err instanceof DaytonaNotFoundError) return undefined;
+      if (sdk && err instanceof sdk.DaytonaNotFoundError) return undefined;
       throw err;
     }
   }
@@ -105,7 +120,7 @@ export class DaytonaSandboxProvider implements SandboxProvider {
         // The SDK reads `resources` from any create params; its snapshot type just doesn't list it.
         ...(Object.keys(this.config.resources).length > 0 ? { resources: this.config.resources } : {}),
       };
-      const sandbox = await this.daytona.create(params, { timeout: SETTLE_TIMEOUT_S });
+      const sandbox = await (await this.daytona()).create(params, { timeout: SETTLE_TIMEOUT_S });
       settled(sandbox);
     } catch (err) {
       throw asSandboxError(err, "create_failed", "Could not create the Daytona sandbox");
@@ -233,7 +248,7 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     try {
       await sandbox.delete(SETTLE_TIMEOUT_S);
     } catch (err) {
-      if (err instanceof DaytonaNotFoundError) return;
+      if (sdk && err instanceof sdk.DaytonaNotFoundError) return;
       throw asSandboxError(err, "command_failed", "Could not delete the Daytona sandbox");
     }
   }
@@ -249,7 +264,7 @@ function settled(sandbox: Sandbox): void {
 function asSandboxError(err: unknown, code: "create_failed" | "command_failed", what: string): SandboxError {
   if (err instanceof SandboxError) return err;
   // The SDK's own wait gave up; the sandbox keeps settling on Daytona's side and a later call picks it up.
-  if (err instanceof DaytonaTimeoutError) return new SandboxError("not_ready", `${what}: Daytona is still working on it.`);
+  if (sdk && err instanceof sdk.DaytonaTimeoutError) return new SandboxError("not_ready", `${what}: Daytona is still working on it.`);
   return new SandboxError(code, `${what}: ${(err as Error).message ?? String(err)}`);
 }
 

@@ -1,6 +1,6 @@
-import { execFile } from "node:child_process";
 import { mkdir, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
+import { spawner } from "./spawner.js";
 import { SandboxError, type ExecRequest, type ExecResult, type SandboxProvider, type SandboxRef } from "./provider.js";
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,80}$/;
@@ -45,26 +45,17 @@ export class LocalGitProvider implements SandboxProvider {
     const cwd = resolve(root, req.cwd ?? ".");
     const rel = relative(root, cwd);
     if (rel.startsWith("..") || isAbsolute(rel)) throw new SandboxError("command_failed", "The working directory must stay inside the sandbox.");
-    return new Promise((done, fail) => {
-      execFile(
-        req.command,
-        req.args,
-        {
-          cwd,
-          timeout: req.timeoutMs ?? 60_000,
-          maxBuffer: 16 * 1024 * 1024,
-          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root, GIT_TERMINAL_PROMPT: "0", LANG: "C", ...req.env },
-        },
-        (err, stdout, stderr) => {
-          if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
-            return fail(new SandboxError("binary_missing", `${req.command} is not installed in the sandbox.`));
-          }
-          if (err && err.killed) return fail(new SandboxError("command_timeout", `${req.command} ${req.args[0] ?? ""} timed out.`));
-          const exitCode = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-          done({ exitCode, stdout: String(stdout), stderr: String(stderr) });
-        },
-      );
+    const result = await spawner.run({
+      command: req.command,
+      args: req.args,
+      cwd,
+      timeoutMs: req.timeoutMs ?? 60_000,
+      maxBuffer: 16 * 1024 * 1024,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root, GIT_TERMINAL_PROMPT: "0", LANG: "C", ...req.env },
     });
+    if (result.failure === "ENOENT") throw new SandboxError("binary_missing", `${req.command} is not installed in the sandbox.`);
+    if (result.failure === "timeout") throw new SandboxError("command_timeout", `${req.command} ${req.args[0] ?? ""} timed out.`);
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
   }
 
   async stop(ref: SandboxRef): Promise<void> {

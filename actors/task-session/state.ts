@@ -1,6 +1,7 @@
 import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import type { SessionEvent, SessionStatus, SessionSummary } from "../../shared/schemas/session.js";
 import { ActorLock } from "../lock.js";
+import { nextRevision } from "../revision.js";
 import type { SandboxRef } from "../sandbox/provider.js";
 import type { schema } from "./db.js";
 
@@ -28,6 +29,8 @@ export interface TaskSessionState extends Omit<TaskSessionInput, "orgId"> {
   eventCount: number;
   createdAt: string;
   updatedAt: string;
+  /** Of the session's summary (`actors/revision.ts`), bumped by every status change; absent in older state. */
+  revision?: number;
 }
 
 /**
@@ -85,6 +88,7 @@ export function summarize(s: TaskSessionState): SessionSummary {
     createdBy: s.createdBy,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
+    revision: s.revision ?? 0,
   };
 }
 
@@ -104,6 +108,7 @@ export interface SessionContext {
 /** Persists a status change before anyone hears of it, then tells subscribers. */
 export async function changed(c: SessionContext): Promise<void> {
   c.state.updatedAt = new Date().toISOString();
+  c.state.revision = nextRevision(c.state.revision);
   await c.saveState({ immediate: true });
   c.broadcast("sessionUpdated", summarize(c.state));
 }

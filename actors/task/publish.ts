@@ -4,6 +4,7 @@ import { internalParams } from "../auth.js";
 import { relayingErrors } from "../errors.js";
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
+import { nextRevision } from "../revision.js";
 import type { SandboxExec } from "../sandbox/git.js";
 import { sandboxRefFor, taskDetail, taskSummary, type TaskState } from "./state.js";
 
@@ -15,15 +16,19 @@ export interface TaskContext {
 }
 
 /**
- * Publishes a change: pushes the summary up to the organization's index (awaited, so the index
- * never silently falls behind) and tells the task's subscribers the new state.
+ * Publishes a change under a new revision: tells the task's subscribers the new state at once
+ * (so they hear changes in revision order, whatever the pushes below do), then pushes the
+ * summary up to the organization's index (awaited, so the index never silently falls behind;
+ * the org ignores a push older than one it has).
  */
 export async function publishTask(c: TaskContext): Promise<void> {
   const s = c.state;
   s.updatedAt = new Date().toISOString();
+  s.revision = nextRevision(s.revision);
   if (!s.orgId) return;
-  await c.client().organization.get(keys.organization(s.orgId), { params: internalParams() }).recordTaskSummary(taskSummary(s));
+  const summary = taskSummary(s);
   c.broadcast("taskUpdated", taskDetail(s));
+  await c.client().organization.get(keys.organization(s.orgId), { params: internalParams() }).recordTaskSummary(summary);
 }
 
 /** Appends to the repository's history without waiting for it to be written. */

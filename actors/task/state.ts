@@ -12,9 +12,11 @@ export interface TaskInput {
   prompt: string;
   createdBy: string;
   sandboxProvider: string;
+  /** When the OrganizationActor wrote the task's row: the one createdAt every view shows. */
+  createdAt?: string;
 }
 
-export interface TaskState extends Omit<TaskInput, "orgId"> {
+export interface TaskState extends Omit<TaskInput, "orgId" | "createdAt"> {
   /** Null when reached without Kiln's input: such an actor refuses every caller. */
   orgId: string | null;
   createdAt: string;
@@ -31,6 +33,8 @@ export interface TaskState extends Omit<TaskInput, "orgId"> {
   /** HEAD when provisioning finished: what the diff summary compares against. */
   baseCommit: string | null;
   diff: DiffSummary | null;
+  /** Of the task's summary and detail (`actors/revision.ts`), bumped by every publish; absent in older state. */
+  revision?: number;
 }
 
 export type TaskCommand = { type: "provision" } | { type: "archive"; by: string | null } | { type: "kill"; by: string | null };
@@ -58,7 +62,7 @@ export function initialTaskState(input: TaskInput | undefined): TaskState {
     branch: input?.branch ?? "",
     prompt: input?.prompt ?? "",
     createdBy: input?.createdBy ?? "",
-    createdAt: now,
+    createdAt: input?.createdAt ?? now,
     updatedAt: now,
     lifecycle: { phase: "queued", state: "starting", label: PHASE_LABELS.queued, message: null },
     sandboxProvider: input?.sandboxProvider ?? "local-git",
@@ -82,6 +86,7 @@ export function taskSummary(s: TaskState): TaskSummary {
     createdBy: s.createdBy,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
+    revision: s.revision ?? 0,
   };
 }
 

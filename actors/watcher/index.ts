@@ -43,6 +43,7 @@ export const watcher = actor({
   createState: (_c, input: WatcherInput | undefined): WatcherState => initialWatcherState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
   createVars: (): { lock: ActorLock } => ({ lock: new ActorLock() }),
+  onWake: (c) => stayAwakeWhileScheduled(c),
   actions: {
     view: (c): WatcherView => watcherView(c.state),
 
@@ -97,6 +98,7 @@ export const watcher = actor({
           await armSchedule(ctx, new Date());
           await cancelActive(ctx, "The watcher was archived.");
           await ctx.save();
+          stayAwakeWhileScheduled(c);
           await publishWatcher(ctx);
         }
         return watcherView(c.state);
@@ -193,6 +195,15 @@ export const watcher = actor({
       }),
   },
 });
+
+/**
+ * RivetKit 2.2.1's file-system driver cancels an actor's alarm when the actor goes to sleep (after
+ * 30 s idle) and only reloads alarms at process start, so a sleeping watcher would miss its slot.
+ * An active watcher therefore stays awake; an archived one has no schedule and may sleep.
+ */
+function stayAwakeWhileScheduled(c: { state: WatcherState; setPreventSleep(prevent: boolean): void }): void {
+  c.setPreventSleep(c.state.status === "active");
+}
 
 interface WatcherActionContext {
   state: WatcherState;

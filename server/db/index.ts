@@ -1,15 +1,12 @@
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
+import { MIGRATIONS_DIR, migratePglite, openPglite } from "./pglite.js";
 import { schema } from "./schema.js";
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
+export { MIGRATIONS_DIR };
 
 /** One drizzle type for both drivers: routes and services never care which database runs. */
 export type AppDb = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -19,8 +16,26 @@ export interface AppDatabase {
   db: AppDb;
   /** Applies pending versioned migrations; safe to call any number of times. */
   migrate(): Promise<void>;
-  ping(): Promise<void>;
+  /** Whether the database answered its last probe and is open; read from memory, so /healthz costs no query. */
+  healthy(): boolean;
   close(): Promise<void>;
+}
+
+/** How often the database is probed for /healthz. */
+const PROBE_MS = 5_000;
+
+/** Probes `ping` in the background and remembers the answer; `closed()` overrides it at once. */
+function healthProbe(ping: () => Promise<unknown>, closed: () => boolean): { healthy(): boolean; stop(): void } {
+  let ok = true;
+  const timer = setInterval(() => {
+    if (closed()) return;
+    ping().then(
+      () => (ok = true),
+      () => (ok = false),
+    );
+  }, PROBE_MS);
+  timer.unref();
+  return { healthy: () => ok && !closed(), stop: () => clearInterval(timer) };
 }
 
 /** Opens the app database: PostgreSQL when a URL is given, else PGlite kept in `pgliteDir`. */
@@ -30,25 +45,29 @@ export async function openAppDatabase(opts: { databaseUrl?: string; pgliteDir: s
     // An idle client losing its server must not crash the process; the next query reports it.
     pool.on("error", () => {});
     const db = drizzlePg(pool, { schema });
+    const probe = healthProbe(() => pool.query("select 1"), () => pool.ended);
     return {
       kind: "postgres",
       db: db as unknown as AppDb,
       migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_DIR }),
-      ping: async () => {
-        await pool.query("select 1");
+      healthy: probe.healthy,
+      close: async () => {
+        probe.stop();
+        await pool.end();
       },
-      close: () => pool.end(),
     };
   }
-  const client = await PGlite.create(opts.pgliteDir);
+  const client = await openPglite(opts.pgliteDir);
   const db = drizzlePglite(client, { schema });
+  const probe = healthProbe(() => client.query("select 1"), () => client.closed);
   return {
     kind: "pglite",
     db: db as unknown as AppDb,
-    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_DIR }),
-    ping: async () => {
-      await client.query("select 1");
+    migrate: () => migratePglite(client),
+    healthy: probe.healthy,
+    close: async () => {
+      probe.stop();
+      await client.close();
     },
-    close: () => client.close(),
   };
 }

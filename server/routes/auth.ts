@@ -12,6 +12,8 @@ import {
 import { WITHOUT_NUL } from "../../shared/schemas/text.js";
 import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import type { KilnAuth } from "../auth.js";
+import type { AuthLimits, Refusal } from "../auth-limits.js";
+import type { ClientAddresses } from "../client-address.js";
 import type { KilnEnv } from "../types.js";
 
 const base = { tags: ["auth"] };
@@ -24,7 +26,7 @@ const signUp = createRoute({
   request: { body: jsonBody(SignUpBodySchema) },
   responses: {
     200: jsonResponse(AuthResultSchema, "Signed up and signed in"),
-    ...errorResponses(400, 403, 409),
+    ...errorResponses(400, 403, 409, 413, 429),
   },
 });
 
@@ -36,7 +38,7 @@ const signIn = createRoute({
   request: { body: jsonBody(SignInBodySchema) },
   responses: {
     200: jsonResponse(AuthResultSchema, "Signed in"),
-    ...errorResponses(400, 401, 403),
+    ...errorResponses(400, 401, 403, 413, 429),
   },
 });
 
@@ -141,14 +143,50 @@ async function forwardToAuth(auth: KilnAuth, c: Context<KilnEnv>, json?: unknown
   return Response.json(body, { status });
 }
 
+/** The limits on better-auth's routes, and how a request's address is found. */
+export interface AuthGuard {
+  limits: AuthLimits;
+  addresses: ClientAddresses;
+}
+
+function tooManyAttempts(c: Context<KilnEnv>, refusal: Refusal): Response {
+  const message =
+    refusal.reason === "account"
+      ? "Too many failed sign-ins to this account from here. Try again later."
+      : "Too many attempts from your address. Try again later.";
+  const body: ErrorBody = { error: "rate_limited", message };
+  return c.json(body, 429, { "retry-after": String(refusal.retryAfterSeconds) });
+}
+
 /**
  * better-auth under /api/auth. The email routes are validated with Kiln's zod schemas first
  * (so bad input gets Kiln's 400 shape with details); every other better-auth route passes through.
+ * With a guard, every POST counts against its address, and failed sign-ins against the account.
  */
-export function authRoutes(auth: KilnAuth) {
+export function authRoutes(auth: KilnAuth, guard?: AuthGuard) {
   const app = new OpenAPIHono<KilnEnv>();
+  if (guard) {
+    app.use("/api/auth/*", async (c, next) => {
+      if (c.req.method !== "POST") return next();
+      const address = guard.addresses.of(c);
+      const refusal = guard.limits.attempt(address);
+      if (refusal) return tooManyAttempts(c, refusal);
+      c.set("clientAddress", address);
+      await next();
+    });
+  }
   app.openapi(signUp, (c) => forwardToAuth(auth, c, c.req.valid("json")) as never);
-  app.openapi(signIn, (c) => forwardToAuth(auth, c, c.req.valid("json")) as never);
+  app.openapi(signIn, async (c) => {
+    const body = c.req.valid("json");
+    if (!guard) return forwardToAuth(auth, c, body) as never;
+    const address = c.get("clientAddress");
+    const refusal = guard.limits.checkSignIn(body.email, address);
+    if (refusal) return tooManyAttempts(c, refusal) as never;
+    const res = await forwardToAuth(auth, c, body);
+    if (res.status === 401) guard.limits.signInFailed(body.email, address);
+    else if (res.status === 200) guard.limits.signInSucceeded(body.email, address);
+    return res as never;
+  });
   // Clients often sign out with an empty body; better-auth insists on a JSON one.
   app.openapi(signOut, (c) => forwardToAuth(auth, c, {}) as never);
   app.openapi(updateUser, (c) => forwardToAuth(auth, c, c.req.valid("json")) as never);

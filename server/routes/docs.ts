@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
-import { getAbsoluteFSPath } from "swagger-ui-dist";
+// The package index also evaluates the 1.5 MB UI bundle; only its directory is needed here.
+import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
 import type { KilnEnv } from "../types.js";
 
 /** A Map, not an object: `__proto__` or `constructor` in the path must not find anything. */

@@ -26,6 +26,10 @@ export const OrgSummarySchema = z
     updatedAt: z.string(),
     members: z.array(OrgMemberSchema),
     sandboxProvider: z.string().nullable().meta({ description: "Where this org's new task sandboxes run; null means this Kiln's default" }),
+    revision: z
+      .number()
+      .int()
+      .meta({ description: "Grows with every change; a live event whose revision is not above the last one applied is stale" }),
   })
   .meta({ id: "OrgSummary" });
 export type OrgSummary = z.infer<typeof OrgSummarySchema>;

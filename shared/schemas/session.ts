@@ -23,6 +23,10 @@ export const SessionSummarySchema = z
     createdBy: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    revision: z
+      .number()
+      .int()
+      .meta({ description: "Grows with every change; a live event whose revision is not above the last one applied is stale" }),
   })
   .meta({ id: "SessionSummary" });
 export type SessionSummary = z.infer<typeof SessionSummarySchema>;

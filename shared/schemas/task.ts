@@ -62,6 +62,10 @@ export const TaskSummarySchema = z
     createdBy: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    revision: z
+      .number()
+      .int()
+      .meta({ description: "Grows with every change; a live event whose revision is not above the last one applied is stale" }),
   })
   .meta({ id: "TaskSummary" });
 export type TaskSummary = z.infer<typeof TaskSummarySchema>;

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -10,8 +11,12 @@ import { openAppDatabase } from "../../server/db/index.js";
  *
  * Creating a PGlite directory runs initdb (3-4 s). It is done once, migrated, and each test
  * copies it: a copied PGlite directory is an ordinary closed Postgres data directory.
+ *
+ * Spawned Kilns run `scripts/start.mjs`, which rebuilds dist/ when a source is newer; building
+ * it here once keeps parallel test files from each building it on their first spawn.
  */
 export default async function setup(project: TestProject) {
+  execFileSync(process.execPath, ["scripts/start.mjs", "--build"], { cwd: dirname(dirname(import.meta.dirname)), stdio: "inherit" });
   const runRoot = mkdtempSync(join(tmpdir(), "kiln-test-run-"));
   const template = join(runRoot, "template", "pglite");
   mkdirSync(dirname(template), { recursive: true });

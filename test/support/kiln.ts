@@ -68,7 +68,19 @@ export interface KilnProcess {
   kill(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals | null>;
 }
 
-/** Runs `server/main.ts` as a real child process, as `npm start` does, and waits for its ready line. */
+/**
+ * How long one spawned Kiln may take to print its ready line. Separate from a test's own budget
+ * for its assertions: on an idle machine a start takes ~2 s, but with two busy loops beside the
+ * suite on 2 cores it took up to 16 s. A test that spawns Kilns takes `withStartups(n)` as its
+ * timeout, so a slow start is waited for, not mistaken for a failure of what the test checks.
+ */
+export const KILN_STARTUP_BUDGET_MS = 60_000;
+
+/** The timeout of a test that starts `kilns` Kilns: a startup budget each, plus `assertionsMs` for the rest. */
+export function withStartups(kilns: number, assertionsMs = 30_000): number {
+  return kilns * KILN_STARTUP_BUDGET_MS + assertionsMs;
+}
+
 /** Spawned Kilns still running; a test that fails before its `kill()` must not leave one behind. */
 const live = new Set<ChildProcess>();
 afterAll(async () => {
@@ -85,8 +97,9 @@ export interface SpawnOptions {
   wrapper?: string[];
 }
 
+/** Runs Kiln as a real child process, as `npm start` does, and waits for its ready line. */
 export async function spawnKiln(env: Record<string, string>, opts: SpawnOptions = {}): Promise<KilnProcess> {
-  const argv = opts.viaNpmStart ? ["npm", "start", "--silent"] : [...(opts.wrapper ?? []), process.execPath, "--import", "tsx", join(REPO_ROOT, "server/main.ts")];
+  const argv = opts.viaNpmStart ? ["npm", "start", "--silent"] : [...(opts.wrapper ?? []), process.execPath, join(REPO_ROOT, "scripts/start.mjs")];
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "test", LOG_LEVEL: "warn", PORT: "0", LOG_FORMAT: "json", ...env },
@@ -108,7 +121,7 @@ export async function spawnKiln(env: Record<string, string>, opts: SpawnOptions 
   };
   if (opts.expectReady === false) return { url: "", proc, output: () => out, exited, kill };
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`Kiln did not become ready:\n${out}`)), 45_000);
+    const timer = setTimeout(() => rej(new Error(`Kiln did not become ready within ${KILN_STARTUP_BUDGET_MS} ms:\n${out}`)), KILN_STARTUP_BUDGET_MS);
     const check = () => {
       const m = /ready at (http:\/\/\S+)/.exec(out);
       if (m?.[1]) {

@@ -1,0 +1,115 @@
+import { useEffect, useState } from "preact/hooks";
+import type { KilnClient } from "../shared/client.js";
+import type { OrgSummary } from "../shared/schemas/org.js";
+import type { Repo, RuntimeIssue, TaskSummary } from "../shared/schemas/task.js";
+import type { WorkerView } from "../shared/schemas/worker.js";
+import { errorMessage } from "./errors.js";
+
+/** One organization as the page sees it: read once when the subscription opens, then kept by its events. */
+export interface OrgState {
+  /** The subscription is open; false while it reconnects (the page then says it is offline). */
+  online: boolean;
+  /** The first read is done. */
+  loaded: boolean;
+  /** Why the organization could not be read (a refusal for non-members), in Kiln's words. */
+  error: string | null;
+  org: OrgSummary | null;
+  tasks: TaskSummary[];
+  issues: RuntimeIssue[];
+  workers: WorkerView[];
+  repos: Repo[];
+}
+
+const EMPTY: OrgState = { online: false, loaded: false, error: null, org: null, tasks: [], issues: [], workers: [], repos: [] };
+
+const byNewest = (a: TaskSummary, b: TaskSummary) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
+
+function upsert<T>(list: T[], item: T, same: (a: T) => boolean): T[] {
+  const i = list.findIndex(same);
+  if (i < 0) return [...list, item];
+  const next = list.slice();
+  next[i] = item;
+  return next;
+}
+
+export interface OrgLive extends OrgState {
+  /** Reflect a write this page made at once (its event follows and agrees). */
+  putRepo(repo: Repo): void;
+  putTask(task: TaskSummary): void;
+  putWorker(view: WorkerView): void;
+  dropWorker(id: string): void;
+  setIssues(issues: RuntimeIssue[]): void;
+}
+
+export function useOrgLive(client: KilnClient, orgId: string): OrgLive {
+  const [state, setState] = useState<OrgState>(EMPTY);
+  useEffect(() => {
+    setState(EMPTY);
+    let stopped = false;
+    const patch = (f: (s: OrgState) => Partial<OrgState>) => {
+      if (!stopped) setState((s) => ({ ...s, ...f(s) }));
+    };
+    // Events are not replayed across a reconnect: read everything again each time it opens.
+    const read = async () => {
+      try {
+        const [org, page, issues, workers, repos] = await Promise.all([
+          client.getOrg(orgId),
+          client.listTasks(orgId, { limit: 200 }),
+          client.listRuntimeIssues(orgId),
+          client.listWorkers({ orgId, limit: 50 }),
+          client.listRepos(orgId),
+        ]);
+        patch((s) => {
+          // An event that arrived during the read is newer than the page it read.
+          const fresh = new Map(page.tasks.map((t) => [t.id, t]));
+          for (const t of s.tasks) {
+            const r = fresh.get(t.id);
+            if (!r || t.updatedAt > r.updatedAt) fresh.set(t.id, t);
+          }
+          return { loaded: true, error: null, org, tasks: [...fresh.values()].sort(byNewest), issues, workers, repos };
+        });
+      } catch (err) {
+        patch(() => ({ loaded: true, error: errorMessage(err) }));
+      }
+    };
+    const stop = client.subscribeOrganization(orgId, {
+      onOpen: () => {
+        patch(() => ({ online: true }));
+        void read();
+      },
+      onClose: () => patch(() => ({ online: false })),
+      // A refused subscription never opens; the REST read then says why, in Kiln's words.
+      onError: () => {
+        patch(() => ({ online: false }));
+        void read();
+      },
+      onOrganization: (org) => patch(() => ({ org })),
+      onTaskSummary: (task) =>
+        patch((s) => {
+          // Repositories have no event of their own: a task on one this page has not seen says to read them.
+          if (s.loaded && !s.repos.some((r) => r.id === task.repoId)) void client.listRepos(orgId).then((repos) => patch(() => ({ repos })), () => undefined);
+          return { tasks: upsert(s.tasks, task, (t) => t.id === task.id).sort(byNewest) };
+        }),
+      onRuntimeIssues: (issues) => patch(() => ({ issues })),
+      onWorker: (view) => patch((s) => ({ workers: upsert(s.workers, view, (w) => w.worker.id === view.worker.id) })),
+      onWorkerDeleted: (id) => patch((s) => ({ workers: s.workers.filter((w) => w.worker.id !== id) })),
+    });
+    return () => {
+      stopped = true;
+      void stop();
+    };
+  }, [client, orgId]);
+
+  return {
+    ...state,
+    putRepo: (repo) => setState((s) => ({ ...s, repos: upsert(s.repos, repo, (r) => r.id === repo.id) })),
+    putTask: (task) =>
+      setState((s) => {
+        const known = s.tasks.find((t) => t.id === task.id);
+        return known && known.updatedAt >= task.updatedAt ? s : { ...s, tasks: upsert(s.tasks, task, (t) => t.id === task.id).sort(byNewest) };
+      }),
+    putWorker: (view) => setState((s) => ({ ...s, workers: upsert(s.workers, view, (w) => w.worker.id === view.worker.id) })),
+    dropWorker: (id) => setState((s) => ({ ...s, workers: s.workers.filter((w) => w.worker.id !== id) })),
+    setIssues: (issues) => setState((s) => ({ ...s, issues })),
+  };
+}

@@ -1,0 +1,160 @@
+import { useState } from "preact/hooks";
+import type { KilnClient } from "../../shared/client.js";
+import type { Me } from "../../shared/schemas/auth.js";
+import type { DiffSummary, TaskDetail } from "../../shared/schemas/task.js";
+import { ErrorText, useAction } from "../errors.js";
+import type { OrgLive } from "../org-live.js";
+import { href, navigate } from "../route.js";
+import { useTaskLive } from "../task-live.js";
+import { RuntimeIssuesBanner } from "./issues.js";
+import { SessionPane } from "./session.js";
+import { PhaseBadge, TaskList } from "./tasks.js";
+
+interface Props {
+  client: KilnClient;
+  me: Me;
+  live: OrgLive;
+  orgId: string;
+  taskId: string;
+  sessionId?: string;
+}
+
+export function TaskView({ client, me, live, orgId, taskId, sessionId }: Props) {
+  const summary = live.tasks.find((t) => t.id === taskId);
+  const t = useTaskLive(client, orgId, taskId, summary?.repoId);
+  const task = t.task;
+  return (
+    <div class="org">
+      <RuntimeIssuesBanner client={client} live={live} orgId={orgId} />
+      <div class="columns task-layout">
+        <nav class="card task-nav" aria-label="All tasks">
+          <h2>
+            <a href={href.org(orgId)}>Tasks</a>
+          </h2>
+          <TaskList live={live} orgId={orgId} selected={taskId} />
+        </nav>
+        <section class="card task" aria-label="Task">
+          {!task ? (
+            t.error ? <p class="error" role="alert">{t.error}</p> : <p class="muted">Loading task…</p>
+          ) : (
+            <>
+              <TaskHeader client={client} orgId={orgId} task={task} onTask={t.setTask} />
+              <DiffView diff={task.diff} />
+              <Sessions client={client} orgId={orgId} task={task} unread={(id) => Boolean(t.workbench.sessions[id]?.unread)} selected={sessionId} />
+              {sessionId && (
+                <SessionPane
+                  key={sessionId}
+                  client={client}
+                  me={me}
+                  orgId={orgId}
+                  task={task}
+                  sessionId={sessionId}
+                  workbench={t.workbench.sessions[sessionId]}
+                  onWorkbench={t.setWorkbench}
+                />
+              )}
+            </>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
+
+function TaskHeader({ client, orgId, task, onTask }: { client: KilnClient; orgId: string; task: TaskDetail; onTask(t: TaskDetail): void }) {
+  const [branch, setBranch] = useState("");
+  const rename = useAction(async () => {
+    onTask((await client.renameBranch(orgId, task.id, branch)).task);
+    setBranch("");
+  });
+  const archive = useAction(async () => onTask((await client.archiveTask(orgId, task.id)).task));
+  const done = task.lifecycle.state === "archived" || task.killed;
+  return (
+    <header class="task-head">
+      <h1>{task.title}</h1>
+      <p class="meta">
+        <PhaseBadge task={task} /> <span>Branch</span> <code class="branch" data-testid="branch">{task.branch}</code>
+      </p>
+      {task.lifecycle.message && (
+        <p class="error" role="alert">
+          {task.lifecycle.message}
+        </p>
+      )}
+      <p class="prompt">{task.prompt}</p>
+      <div class="row wrap">
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void rename.run();
+          }}
+        >
+          <input aria-label="New branch name" placeholder="new-branch-name" value={branch} onInput={(e) => setBranch(e.currentTarget.value)} required disabled={done} />
+          <button type="submit" disabled={rename.busy || done}>
+            Rename branch
+          </button>
+        </form>
+        <button type="button" onClick={() => void archive.run()} disabled={archive.busy || done}>
+          Archive task
+        </button>
+      </div>
+      <ErrorText error={rename.error ?? archive.error} />
+    </header>
+  );
+}
+
+function DiffView({ diff }: { diff: DiffSummary | null }) {
+  return (
+    <section aria-label="Diff summary" class="diff">
+      <h2>Changes</h2>
+      {!diff || diff.filesChanged === 0 ? (
+        <p class="muted">No changes on this branch yet.</p>
+      ) : (
+        <>
+          <p>
+            {diff.commits} {diff.commits === 1 ? "commit" : "commits"}, {diff.filesChanged} {diff.filesChanged === 1 ? "file" : "files"} changed,{" "}
+            <span class="ins">+{diff.insertions}</span> <span class="del">−{diff.deletions}</span>
+          </p>
+          <ul class="files">
+            {diff.files.map((f) => (
+              <li key={f.path}>
+                <code>{f.path}</code> <span class="ins">+{f.insertions}</span> <span class="del">−{f.deletions}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
+function Sessions({ client, orgId, task, unread, selected }: { client: KilnClient; orgId: string; task: TaskDetail; unread(id: string): boolean; selected?: string }) {
+  const open = useAction(async () => {
+    const s = await client.openSession(orgId, task.id, { agent: "mock" });
+    navigate(href.session(orgId, task.id, s.id));
+  });
+  const ready = task.lifecycle.state === "ready";
+  return (
+    <section aria-label="Sessions" class="sessions">
+      <h2>Agent sessions</h2>
+      <ul class="tabs" aria-label="Session list">
+        {task.sessions.map((s) => (
+          <li key={s.id}>
+            <a href={href.session(orgId, task.id, s.id)} aria-current={s.id === selected ? "page" : undefined} data-unread={unread(s.id) ? "true" : "false"}>
+              {s.name} <span class="muted">({s.agent}{s.closed ? ", closed" : ""})</span>
+              {unread(s.id) && (
+                <span class="dot" role="img" aria-label="unread">
+                  ●
+                </span>
+              )}
+            </a>
+          </li>
+        ))}
+      </ul>
+      <button type="button" onClick={() => void open.run()} disabled={open.busy || !ready}>
+        Open session
+      </button>
+      <ErrorText error={open.error} />
+    </section>
+  );
+}

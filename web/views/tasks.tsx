@@ -1,0 +1,73 @@
+import { useState } from "preact/hooks";
+import type { KilnClient } from "../../shared/client.js";
+import type { TaskSummary } from "../../shared/schemas/task.js";
+import { ErrorText, useAction } from "../errors.js";
+import type { OrgLive } from "../org-live.js";
+import { href, navigate } from "../route.js";
+
+export function TaskList({ live, orgId, selected }: { live: OrgLive; orgId: string; selected?: string }) {
+  const repoName = (id: string) => live.repos.find((r) => r.id === id)?.name ?? "";
+  if (!live.loaded) return <p class="muted">Loading tasks…</p>;
+  if (!live.tasks.length) return <p class="muted">No tasks yet. Create one from a prompt.</p>;
+  return (
+    <ul class="tasks" aria-label="Tasks">
+      {live.tasks.map((t) => (
+        <li key={t.id} data-task-id={t.id} data-state={t.lifecycle.state} class={t.id === selected ? "selected" : undefined}>
+          <a href={href.task(orgId, t.id)} aria-current={t.id === selected ? "page" : undefined}>
+            <span class="title">{t.title}</span>
+            <span class="meta">
+              <PhaseBadge task={t} /> <code class="branch">{t.branch}</code> <span class="muted">{repoName(t.repoId)}</span>
+            </span>
+          </a>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function PhaseBadge({ task }: { task: Pick<TaskSummary, "lifecycle"> }) {
+  const { state, label } = task.lifecycle;
+  return <span class={`badge ${state}`}>{state === "ready" ? "Ready" : label}</span>;
+}
+
+export function NewTaskForm({ client, live, orgId }: { client: KilnClient; live: OrgLive; orgId: string }) {
+  const [repoId, setRepoId] = useState("");
+  const [prompt, setPrompt] = useState("");
+  const repo = repoId || live.repos[0]?.id || "";
+  const create = useAction(async () => {
+    const task = await client.createTask(orgId, { repoId: repo, prompt });
+    live.putTask(task);
+    setPrompt("");
+    navigate(href.task(orgId, task.id));
+  });
+  return (
+    <form
+      class="card new-task"
+      aria-label="New task"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void create.run();
+      }}
+    >
+      <h2>New task</h2>
+      <label>
+        Repository
+        <select value={repo} onChange={(e) => setRepoId(e.currentTarget.value)} required>
+          {live.repos.map((r) => (
+            <option key={r.id} value={r.id}>
+              {r.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Prompt
+        <textarea rows={3} value={prompt} onInput={(e) => setPrompt(e.currentTarget.value)} required placeholder="What should the agent do?" />
+      </label>
+      <ErrorText error={create.error} />
+      <button type="submit" class="primary" disabled={create.busy || !repo}>
+        Create task
+      </button>
+    </form>
+  );
+}
