@@ -4,6 +4,7 @@ import type { WorkerView } from "../shared/schemas/worker.js";
 import type { DeviceSnapshot } from "./device/state.js";
 import type { DaytonaProviderConfig } from "./sandbox/daytona.js";
 import type { RenderProviderConfig } from "./sandbox/render.js";
+import type { GitHubServices } from "./github-state/services.js";
 
 /** What an actor may learn about a session token: who it belongs to, or nothing. */
 export interface VerifiedSession {
@@ -63,6 +64,8 @@ export interface ActorServices {
   daytona: DaytonaProviderConfig | undefined;
   /** Present when Render is configured (RENDER_API_KEY…). Holds a secret. */
   render: RenderProviderConfig | undefined;
+  /** Present when the GitHub App is configured (GITHUB_APP_*). Holds secrets. */
+  github?: GitHubServices;
   /** Whether repos may point at local paths and file:// URLs (development; off in production). */
   allowLocalRemotes: boolean;
   logger: Logger;

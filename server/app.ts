@@ -8,7 +8,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createNodeWebSocket } from "@hono/node-ws";
 import { cors } from "hono/cors";
 import type { Logger } from "pino";
-import { stopAllLocalSandboxServers, stopOrphanedSandboxServers } from "../actors/sandbox/local.js";
+import { reclaimHostSandboxes, stopHostSandboxes } from "../actors/runtime.js";
 import type { ActorServices } from "../actors/services.js";
 import { InvalidRequestError } from "../shared/errors.js";
 import { createAuth, type KilnAuth } from "./auth.js";
@@ -35,6 +35,9 @@ import { webRoutes } from "./routes/web.js";
 import { loadWebBundle } from "./web-bundle.js";
 import { taskViewGroup } from "./routes/tasks.js";
 import type { TaskView } from "../shared/schemas/task.js";
+import { githubWebhookRoutes } from "./routes/github-webhook.js";
+import { GitHubIndex } from "./github/gateway.js";
+import { createGitHubServices, recordGitHubSignIn, resumeGitHub } from "./github/services.js";
 import { PersonalTokens } from "./tokens.js";
 import { Devices } from "./devices.js";
 import { mountDeviceApi } from "./device-api.js";
@@ -118,6 +121,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
       membershipCache,
     );
+    const githubIndex = new GitHubIndex(db.db);
     const sessionCache = new SessionCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
     const auth = createAuth({
       config: { ...config, allowedOrigins: [...new Set([...config.allowedOrigins, new URL(localUrl).origin])] },
@@ -129,6 +133,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         await organizations.ensurePersonal(user);
       },
       onSessionChanged: (token) => sessionCache.forgetToken(token),
+      onSocialAccount: async (account) => {
+        if (account.providerId === "github" && client) await recordGitHubSignIn(githubIndex, client, account);
+      },
       onUserChanged: (userId) => {
         sessionCache.forgetUser(userId);
         membershipCache.forgetUser(userId);
@@ -167,13 +174,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       publicUrl: baseURL,
       agentEnv: config.agentEnv,
       allowLocalRemotes: config.allowLocalRemotes,
+      github: createGitHubServices(config.githubApp, githubIndex),
     };
-    const stoppedSandboxes = stopOrphanedSandboxServers(sandboxRoot);
+    const stoppedSandboxes = reclaimHostSandboxes(sandboxRoot);
     if (stoppedSandboxes.length) {
       logger.warn({ stopped: stoppedSandboxes.length }, "stopped sandbox servers left running by an earlier Kiln; they restart when next used");
     }
     const rivet = startRivet(config, services, logger);
-    cleanup.unshift(() => stopAllLocalSandboxServers());
+    cleanup.unshift(() => stopHostSandboxes());
     client = rivet.client;
     cleanup.unshift(() => rivet.shutdown());
 
@@ -203,6 +211,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       authRoutes(auth, config.authRateLimit ? { limits: new AuthLimits(), addresses: new ClientAddresses(config.trustedProxies) } : undefined),
     );
     app.route("/", workerHealthRoutes(workers));
+    app.route("/", githubWebhookRoutes({ app: config.githubApp, index: githubIndex, client: () => rivet.client }));
     app.use("/v1/*", requireSession(resolveSession, tokens));
     app.use("/v1/tokens", limitBody(16 * 1024));
     // Matches `/v1/orgs/:orgId` itself too: one membership check per request.
@@ -210,7 +219,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const kilnClient = () => rivet.client;
     // Before the /v1 routes: it registers their body limits, which only apply to routes added after them.
     mountDeviceApi(app, { devices, tokens, client: kilnClient });
-    app.route("/", apiRoutes({ organizations, client: kilnClient, workers, tokens, taskViews, devices }));
+    app.route("/", apiRoutes({ organizations, client: kilnClient, workers, tokens, taskViews, devices, githubConfigured: Boolean(config.githubApp) }));
     app.use(
       `${RIVET_BASE_PATH}/*`,
       rivetGateway({
@@ -220,6 +229,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
         maxMessageBytes: RIVET_MAX_MESSAGE_BYTES,
         resolveSession,
         isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
+        refuseSocket: (c, code, reason) => rivet.refuseWebSocket(c, code, reason),
       }),
     );
     app.route("/", rivet.router);
@@ -259,6 +269,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     resumeProvisioning(organizations, rivet.client, logger, stoppedSandboxes, workers).catch((err) =>
       logger.error({ err }, "resuming interrupted work failed"),
     );
+    if (config.githubApp) resumeGitHub(githubIndex, rivet.client, logger).catch((err) => logger.error({ err }, "resuming GitHub deliveries failed"));
 
     let closing: Promise<void> | undefined;
     return {

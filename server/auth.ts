@@ -1,5 +1,6 @@
 import { betterAuth } from "better-auth";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import { symmetricDecrypt } from "better-auth/crypto";
 import { bearer } from "better-auth/plugins";
 import type { Logger } from "pino";
 import type { KilnConfig } from "./config.js";
@@ -18,6 +19,8 @@ export interface AuthOptions {
   onSessionChanged?(token: string): void;
   /** A user was updated or deleted: caches must drop their sessions. */
   onUserChanged?(userId: string): void;
+  /** A social account was linked or its tokens refreshed (the access token in plain text, for the caller to seal). */
+  onSocialAccount?(account: { userId: string; providerId: string; accountId: string; accessToken: string | null }): Promise<void>;
 }
 
 /** better-auth with email/password, bearer tokens, and GitHub/Google when configured. */
@@ -34,6 +37,16 @@ export function createAuth(opts: AuthOptions) {
     // DELETE takes them all, so a mass revocation must drop every session of the user.
     if (session?.userId) opts.onUserChanged?.(session.userId);
   };
+  // The hook sees the row as stored, so the token arrives encrypted; the hook's consumer seals it its own way.
+  const socialAccount = async (account: { userId?: string; providerId?: string; accountId?: string; accessToken?: string | null } | null | undefined) => {
+    if (!account?.userId || !account.providerId || !account.accountId || account.providerId === "credential" || !opts.onSocialAccount) return;
+    try {
+      const accessToken = account.accessToken ? await symmetricDecrypt({ key: opts.secret, data: account.accessToken }).catch(() => null) : null;
+      await opts.onSocialAccount({ userId: account.userId, providerId: account.providerId, accountId: account.accountId, accessToken });
+    } catch (err) {
+      log.error({ err, providerId: account.providerId }, "recording a social account failed");
+    }
+  };
   return betterAuth({
     appName: "Kiln",
     baseURL: opts.baseURL,
@@ -47,6 +60,8 @@ export function createAuth(opts: AuthOptions) {
       ...(config.google ? { google: { clientId: config.google.clientId, clientSecret: config.google.clientSecret } } : {}),
     },
     plugins: [bearer()],
+    // OAuth tokens (GitHub sign-in) are kept encrypted in the account table, never in plain text.
+    account: { encryptOAuthTokens: true },
     telemetry: { enabled: false },
     // Kiln limits these routes itself (routes/auth.ts), keyed on the real client address:
     // better-auth's own limiter trusts X-Forwarded-For from anyone, or puts everyone in one bucket.
@@ -70,6 +85,10 @@ export function createAuth(opts: AuthOptions) {
         update: { after: async (user) => userChanged(user) },
         // Before as well as after: no request may be served from a cache while the row goes.
         delete: { before: async (user) => userChanged(user), after: async (user) => userChanged(user) },
+      },
+      account: {
+        create: { after: async (account) => socialAccount(account) },
+        update: { after: async (account) => socialAccount(account) },
       },
       session: {
         update: { after: async (session) => sessionChanged(session) },

@@ -1,10 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
+import type { GitHubAppConfig } from "../actors/github-state/app.js";
+import { githubAppConfig, githubAppProblems } from "./github/config.js";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { z } from "zod";
 import type { DaytonaProviderConfig } from "../actors/sandbox/daytona.js";
 import type { RenderProviderConfig } from "../actors/sandbox/render.js";
 import { parseCidr, type Cidr } from "./client-address.js";
+import { TASK_SANDBOX_PROVIDERS, WORKER_PROVISIONERS } from "../shared/providers.js";
 import type { PolarGateConfig } from "./paywall.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -74,8 +77,8 @@ const FieldsSchema = z
     POLAR_SUCCESS_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     POLAR_RETURN_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     POLAR_SERVER_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
-    KILN_SANDBOX_PROVIDER: z.enum(["local", "local-git", "daytona"], { error: "must be local, local-git or daytona" }).default("local"),
-    PROVISIONER_MODE: z.enum(["local", "daytona", "render"], { error: "must be local, daytona or render" }).default("local"),
+    KILN_SANDBOX_PROVIDER: z.enum(TASK_SANDBOX_PROVIDERS, { error: "must be local, local-git or daytona" }).default("local"),
+    PROVISIONER_MODE: z.enum(WORKER_PROVISIONERS, { error: "must be local, daytona or render" }).default("local"),
     DAYTONA_API_KEY: optionalString,
     DAYTONA_API_URL: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     DAYTONA_TARGET: optionalString,
@@ -167,6 +170,8 @@ export interface KilnConfig {
   /** Undefined until resolved: in development a missing secret is generated once and kept in the data directory. */
   authSecret: string | undefined;
   github: OAuthClient | undefined;
+  /** The GitHub App (webhooks, installation tokens); undefined when GITHUB_APP_* are unset. */
+  githubApp: GitHubAppConfig | undefined;
   google: OAuthClient | undefined;
   rivet: { endpoint: string; token: string | undefined; namespace: string | undefined } | undefined;
   /** Proxies whose X-Forwarded-For Kiln believes (KILN_TRUSTED_PROXIES); nobody else's. */
@@ -215,11 +220,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => ({ name: issue.path.join(".") || "environment", message: issue.message }))),
     ...crossFieldProblems(env),
+    ...githubAppProblems(env),
   ];
   if (!parsed.success || problems.length > 0) {
     throw new ConfigError(
       problems.map(({ name, message }) => {
-        const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL|API_KEY/.test(name) ? ` (got "${env[name]}")` : "";
+        const received = name in env && !/SECRET|TOKEN|PASSWORD|DATABASE_URL|API_KEY|PRIVATE_KEY/.test(name) ? ` (got "${env[name]}")` : "";
         return `${name}: ${message}${received}`;
       }),
     );
@@ -237,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logFormat: e.LOG_FORMAT,
     authSecret: e.BETTER_AUTH_SECRET,
     github: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
+    githubApp: githubAppConfig(env),
     google: e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET ? { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET } : undefined,
     sandboxProvider: e.KILN_SANDBOX_PROVIDER,
     workerProvisioner: e.PROVISIONER_MODE,

@@ -44,6 +44,8 @@ export interface RivetRuntime {
   actorNames: ReadonlySet<string>;
   /** Must be called with the node-ws upgrader before the server accepts WebSockets. */
   setUpgradeWebSocket(upgrade: UpgradeWebSocket): void;
+  /** Accepts a WebSocket and closes it at once: a refusal the client reads as it reads RivetKit's. */
+  refuseWebSocket(c: Context, code: number, reason: string): Promise<Response>;
   /** Stops hosting actors, letting them save state and sleep. */
   shutdown(): Promise<void>;
 }
@@ -140,6 +142,12 @@ export function startRivet(config: KilnConfig, services: ActorServices, logger: 
     actorNames: new Set(Object.keys(registry.config.use)),
     setUpgradeWebSocket(upgrade) {
       upgradeWebSocket = withRefusalCloseCodes(upgrade, rivetLogger);
+    },
+    async refuseWebSocket(c, code, reason) {
+      if (!upgradeWebSocket) throw new Error("WebSockets are not set up yet");
+      const events: WSEvents = { onOpen: (_evt, ws) => ws.close(code, reason) };
+      const res = await upgradeWebSocket(() => events)(c, async () => {});
+      return res ?? c.res;
     },
     async shutdown() {
       try {

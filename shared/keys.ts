@@ -13,6 +13,8 @@ export const keys = {
     "org", orgId, "repo", repoId, "task", taskId, "session", sessionId, "status-sync",
   ],
   worker: (orgId: string, workerId: string) => ["org", orgId, "worker", workerId],
+  githubState: (orgId: string) => ["org", orgId, "github"],
+  userGitHub: (userId: string) => ["user", userId, "github"],
   device: (orgId: string, deviceId: string) => ["org", orgId, "device", deviceId],
   watcher: (orgId: string, watcherId: string) => ["org", orgId, "watcher", watcherId],
   sandbox: (orgId: string, providerId: string, sandboxId: string) => ["org", orgId, "sandbox", providerId, sandboxId],

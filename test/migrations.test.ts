@@ -29,7 +29,7 @@ describe.each(backends)("migrations on %s", (backend) => {
     const db = await openAppDatabase({ databaseUrl: pg?.url, pgliteDir: `${tempDataDir()}/pglite` });
     try {
       await db.migrate();
-      expect(await tables(db)).toEqual(["account", "device_index", "org_invitation", "org_membership", "personal_access_token", "session", "user", "verification", "watcher_index", "worker_index"]);
+      expect(await tables(db)).toEqual(["account", "device_index", "github_installation", "github_member", "org_invitation", "org_membership", "personal_access_token", "session", "user", "verification", "watcher_index", "worker_index"]);
       expect(await appliedCount(db)).toBe(migrationFiles.length);
       await db.db.execute(sql`insert into "user" (id, name, email) values ('u1', 'U', 'u1@example.com')`);
 

@@ -184,8 +184,10 @@ describe("the gateway in front of RivetKit at /api/rivet", () => {
     ];
 
     it("closes a refused connection with an auth close code, not 1011", async () => {
-      expect(await socketEnd(url(), protocols({ token: "forged" }))).toEqual({ code: 4401, reason: "user.unauthorized" });
-      expect(await socketEnd(url(), protocols())).toEqual({ code: 4401, reason: "user.unauthorized" });
+      // Refused by the gateway before the driver loads anything, or by the actor itself: the same codes.
+      expect(await socketEnd(url(), protocols({ token: "forged" }))).toEqual({ code: 4401, reason: "kiln.unauthorized" });
+      expect(await socketEnd(url(), protocols())).toEqual({ code: 4401, reason: "kiln.unauthorized" });
+      expect(await socketEnd(url(), protocols({ internal: "guess" }))).toEqual({ code: 4403, reason: "kiln.forbidden" });
       expect(await socketEnd(url(), protocols({ token: outsider.token }))).toEqual({ code: 4403, reason: "user.forbidden" });
     });
 

@@ -123,15 +123,13 @@ describe("agent sessions on real sandbox-agent", () => {
 
   it("runs turns back to back without the status sync mistaking one for lost", async () => {
     const session = await openReadySession();
-    const deadline = Date.now() + 3_500;
-    let turns = 0;
-    while (Date.now() < deadline) {
-      expect((await A.post(path(`/${session.id}/messages`), { text: `turn ${turns}` })).status).toBe(202);
+    // A count of turns, not a time window: the machine's load must not change what is asserted.
+    const turns = 8;
+    for (let turn = 0; turn < turns; turn += 1) {
+      expect((await A.post(path(`/${session.id}/messages`), { text: `turn ${turn}` })).status).toBe(202);
       const done = await until(() => A.get<{ session: SessionSummary }>(path(`/${session.id}`)), (r) => r.body.session.status !== "running", { everyMs: 10 });
       expect(done.body.session.lastStopReason).toBe("end_turn");
-      turns += 1;
     }
-    expect(turns).toBeGreaterThan(5);
     const ends = (await transcript(session.id)).filter((e) => e.kind === "turn_ended").map((e) => e.text);
     expect(ends).toEqual(Array(turns).fill("end_turn"));
   });

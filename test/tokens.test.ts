@@ -54,6 +54,14 @@ describe.each(backends)("personal access tokens (%s)", (backend) => {
     expect((await api(socketTransport(kiln.url), apiToken).post("/v1/tokens", { name: "x", scopes: ["api"] })).status).toBe(403);
   });
 
+  it("a token limited to an organization is refused on another's routes", async () => {
+    const orgId = `personal-${ann.user.id}`;
+    const limited = (await A.post<Created>("/v1/tokens", { name: "org", scopes: ["api"], orgId })).body.token;
+    const L = api(socketTransport(kiln.url), limited);
+    expect((await L.get(`/v1/orgs/${orgId}/agents`)).status).toBe(200);
+    expect((await L.get("/v1/orgs/personal-someone-else/agents")).status).toBe(403);
+  });
+
   it("a revoked token is refused on the very next request", async () => {
     const created = (await A.post<Created>("/v1/tokens", { name: "short", scopes: ["api"] })).body;
     const T = api(socketTransport(kiln.url), created.token);

@@ -9,6 +9,7 @@ import { Header } from "./views/header.js";
 import { OrgView } from "./views/org.js";
 import { SignIn } from "./views/sign-in.js";
 import { TaskView } from "./views/task.js";
+import { MyInvitations, TeamView } from "./views/team.js";
 import { WorkersView } from "./views/workers.js";
 
 export function App() {
@@ -82,6 +83,7 @@ function OrgShell(props: { client: KilnClient; me: Me; route: Exclude<Route, { v
     <div class="shell">
       <Header client={client} me={me} orgId={route.orgId} view={route.view} online={live.online} onSignedOut={props.onSignedOut} />
       <main>
+        <MyInvitations client={client} onMeChanged={props.onMeChanged} />
         {live.error && !live.org ? (
           <section class="refusal" aria-label="Not available">
             <h1>This organization is not available</h1>
@@ -89,6 +91,8 @@ function OrgShell(props: { client: KilnClient; me: Me; route: Exclude<Route, { v
           </section>
         ) : route.view === "task" ? (
           <TaskView client={client} me={me} live={live} orgId={route.orgId} taskId={route.taskId} sessionId={route.sessionId} />
+        ) : route.view === "team" ? (
+          <TeamView client={client} live={live} orgId={route.orgId} onMeChanged={props.onMeChanged} />
         ) : route.view === "workers" ? (
           <WorkersView client={client} live={live} orgId={route.orgId} />
         ) : (

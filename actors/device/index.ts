@@ -108,7 +108,7 @@ export const device = actor({
       c.vars.lock.run(async () => {
         requireInternal(c.conn.state);
         const s = c.state;
-        if (s.deleted || !s.orgId) return;
+        if (!s.orgId) return;
         s.deleted = true;
         await c.saveState({ immediate: true });
         const client = c.client<Registry>();

@@ -10,6 +10,12 @@ export const repos = sqliteTable(
     defaultBranch: text("default_branch"),
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
+    /** `github` rows are a copy pushed by the org's GitHubStateActor (their source); `git` rows were added by hand. */
+    source: text("source").notNull().default("git"),
+    fullName: text("full_name"),
+    private: integer("private", { mode: "boolean" }),
+    /** Removed from the installation: hidden from the list, its tasks stay readable. */
+    hidden: integer("hidden", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [uniqueIndex("repos_remote_url_uq").on(t.remoteUrl)],
 );
@@ -29,6 +35,8 @@ export const tasks = sqliteTable(
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    /** JSON PullRequestRef, as the TaskActor pushed it (GitHub repos). */
+    pullRequest: text("pull_request"),
     /** The pushed summary's revision: a push whose revision is not above it is stale and ignored. 0 until the task's first push. */
     revision: integer("revision").notNull().default(0),
   },

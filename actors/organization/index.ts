@@ -13,6 +13,7 @@ import { sandboxProviderAllowed } from "../sandbox/index.js";
 import { ActorLock } from "../lock.js";
 import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
 import type { Invitation } from "../../shared/schemas/members.js";
+import { replaceMembers, taskOnBranch, upsertGitHubRepos, type GitHubRepoRow } from "./github.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
 import { repos, schema } from "./db.js";
 import { orgDeviceActions, provisionDefaultAgent, type DeviceAnnouncement, type OrgDeviceState } from "./devices.js";
@@ -29,7 +30,8 @@ export interface OrganizationInput {
   id: string;
   kind: OrgKind;
   name: string;
-  owner: { userId: string; name: string; email: string };
+  /** Absent for a GitHub org, whose members come from GitHub. */
+  owner?: { userId: string; name: string; email: string };
 }
 
 export interface OrganizationState extends OrgDeviceState {
@@ -57,9 +59,7 @@ function initialState(input: OrganizationInput | undefined): OrganizationState {
     name: input.name,
     createdAt: now,
     updatedAt: now,
-    members: {
-      [input.owner.userId]: { ...input.owner, role: "owner", joinedAt: now },
-    },
+    members: input.owner ? { [input.owner.userId]: { ...input.owner, role: "owner", joinedAt: now } } : {},
   };
   provisionDefaultAgent(state);
   return state;
@@ -181,7 +181,7 @@ export const organization = actor({
       requireInternal(c.conn.state);
       if (c.state.id === null) Object.assign(c.state, initialState(input));
       provisionDefaultAgent(c.state);
-      if (!c.state.members[input.owner.userId]) {
+      if (input.owner && !c.state.members[input.owner.userId]) {
         c.state.members[input.owner.userId] = { ...input.owner, role: "owner", joinedAt: new Date().toISOString() };
       }
       return commit(c);
@@ -236,6 +236,33 @@ export const organization = actor({
       // The caller's own connection (a member leaving) ends with this call, not inside it.
       await disconnectUser([...c.conns.values()].filter((conn) => conn !== c.conn), String(userId));
       return summary;
+    },
+
+    /**
+     * Kiln-internal (GitHubStateActor): the GitHub account's profile and, for a GitHub org, its
+     * members who use Kiln. They replace the member list; removed members' connections close.
+     */
+    applyGitHubOrg: async (c, update: { name?: string; members?: { userId: string; name: string; email: string; role: OrgMemberRole }[] }): Promise<OrgSummary> => {
+      requireInternal(c.conn.state);
+      requireExists(c.state);
+      if (c.state.kind !== "github") return summarize(c.state);
+      if (update.name) c.state.name = update.name;
+      const removed = update.members ? replaceMembers(c.state.members, update.members) : [];
+      const summary = await commit(c);
+      for (const userId of removed) await disconnectUser(c.conns.values(), userId);
+      return summary;
+    },
+
+    /** Kiln-internal (GitHubStateActor): the installation's repositories, copied into the repo index. */
+    recordGitHubRepos: async (c, change: { upsert: GitHubRepoRow[]; hide: number[] }): Promise<void> => {
+      requireInternal(c.conn.state);
+      await upsertGitHubRepos(c.db, change.upsert, change.hide);
+    },
+
+    /** Kiln-internal (GitHubStateActor): the task on a repo's branch, to link a pull request. */
+    taskOnBranch: async (c, repoId: string, branch: string): Promise<TaskSummary | null> => {
+      requireInternal(c.conn.state);
+      return taskOnBranch(c.db, String(repoId), String(branch));
     },
 
     listRepos: (c): Promise<Repo[]> => listRepos(c.db),

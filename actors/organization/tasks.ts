@@ -11,6 +11,7 @@ import {
   type TaskPage,
   type TaskSummary,
 } from "../../shared/schemas/task.js";
+import type { PullRequestRef } from "../../shared/schemas/github.js";
 import { ACTOR_ERRORS, parseInput } from "../auth.js";
 import type { TaskInput } from "../task/state.js";
 import { PHASE_LABELS } from "../task/state.js";
@@ -30,16 +31,23 @@ export function rowToSummary(r: TaskRow): TaskSummary {
     createdBy: r.createdBy,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
+    pullRequest: r.pullRequest ? (JSON.parse(r.pullRequest) as PullRequestRef) : null,
     revision: r.revision,
   };
 }
 
-export async function listRepos(db: OrgDb): Promise<Repo[]> {
-  return db.select().from(repos).orderBy(repos.createdAt);
+function rowToRepo({ hidden: _hidden, source, ...r }: typeof repos.$inferSelect): Repo {
+  return { ...r, source: source === "github" ? "github" : "git" };
 }
 
+export async function listRepos(db: OrgDb): Promise<Repo[]> {
+  return (await db.select().from(repos).where(eq(repos.hidden, false)).orderBy(repos.createdAt)).map(rowToRepo);
+}
+
+/** Hidden repos are still found: their tasks stay readable. */
 export async function findRepo(db: OrgDb, repoId: string): Promise<Repo | undefined> {
-  return (await db.select().from(repos).where(eq(repos.id, repoId)).limit(1))[0];
+  const row = (await db.select().from(repos).where(eq(repos.id, repoId)).limit(1))[0];
+  return row ? rowToRepo(row) : undefined;
 }
 
 /** A page holds 1 to 1,000 tasks, 200 by default. */
@@ -90,6 +98,7 @@ export async function insertTask(db: OrgDb, orgId: string, userId: string, rawBo
   const now = new Date().toISOString();
   const taskId = `t_${randomBytes(9).toString("base64url").replace(/[^A-Za-z0-9]/g, "x")}`;
   const row: TaskRow = {
+    pullRequest: null,
     id: taskId,
     repoId: repo.id,
     title,
@@ -126,6 +135,7 @@ export async function applyTaskSummary(db: OrgDb, s: TaskSummary): Promise<boole
       label: s.lifecycle.label,
       message: s.lifecycle.message,
       updatedAt: s.updatedAt,
+      pullRequest: s.pullRequest ? JSON.stringify(s.pullRequest) : null,
       revision: s.revision,
     })
     .where(and(eq(tasks.id, s.id), lt(tasks.revision, s.revision)))

@@ -31,7 +31,7 @@ export class SandboxAgentClients {
     const cached = this.clients.get(ref.sandboxId);
     if (cached && cached.baseUrl === ep.baseUrl) return { sdk: await cached.agent, ep };
     // The ACP fetch wrapper makes a prompt fail fast when the agent or the server dies mid-turn,
-    // instead of hanging and ending in an unhandled rejection (see agent/NOTES.md).
+    // instead of hanging and ending in an unhandled rejection (see docs/sandbox-agent.md).
     const agent = SandboxAgent.connect({
       baseUrl: ep.baseUrl,
       token: ep.token,
@@ -77,7 +77,7 @@ export class SandboxAgentClients {
     },
     prompt: async (_ref, sessionId, text, onEvent) => {
       const live = this.liveSessions.get(sessionId);
-      if (!live) throw new SandboxError("sandbox_not_found", "This agent session is gone (Kiln restarted or the sandbox server was replaced). Open a new session.");
+      if (!live) throw new SandboxError("sandbox_not_found", "This agent session is gone (Kiln restarted or the sandbox server was replaced); the next message re-opens it.");
       let lastEventAt = Date.now();
       const off = live.session.onEvent((e) => {
         lastEventAt = Date.now();
@@ -112,6 +112,7 @@ export class SandboxAgentClients {
       }
     },
     isLive: (sessionId) => this.liveSessions.has(sessionId),
+    forget: (sessionId) => void this.liveSessions.delete(sessionId),
     close: async (ref, sessionId) => {
       const live = this.liveSessions.get(sessionId);
       this.liveSessions.delete(sessionId);

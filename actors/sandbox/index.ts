@@ -1,3 +1,4 @@
+import { HOST_PROVIDERS } from "../../shared/providers.js";
 import { actorServices } from "../services.js";
 import { DaytonaSandboxProvider } from "./daytona.js";
 import { LocalGitProvider } from "./local-git.js";
@@ -5,24 +6,15 @@ import { LocalSandboxAgentProvider } from "./local.js";
 import { SandboxError, type SandboxProvider } from "./provider.js";
 import { RenderSandboxProvider } from "./render.js";
 
-export const SANDBOX_PROVIDERS = ["local", "local-git", "daytona"] as const;
-export type SandboxProviderId = (typeof SANDBOX_PROVIDERS)[number];
-
-/** Providers that run agents on Kiln's own machine, as Kiln's OS user. */
-const HOST_PROVIDERS: readonly string[] = ["local", "local-git"];
-
 /**
  * Whether an org may choose `provider` on this Kiln. A host provider only where the operator's
  * default already is one: an operator who sends sandboxes to Daytona keeps users' agents off
  * the host, and no org setting may bring them back.
  */
 export function sandboxProviderAllowed(provider: string, defaultProvider: string): boolean {
-  return !HOST_PROVIDERS.includes(provider) || HOST_PROVIDERS.includes(defaultProvider);
+  const onHost = (id: string) => (HOST_PROVIDERS as readonly string[]).includes(id);
+  return !onHost(provider) || onHost(defaultProvider);
 }
-
-/** Where cloud workers run. */
-export const WORKER_PROVISIONERS = ["local", "daytona", "render"] as const;
-export type WorkerProvisioner = (typeof WORKER_PROVISIONERS)[number];
 
 /** One instance per provider and root in this process: providers keep per-process handles (clients, child processes). */
 const instances = new Map<string, SandboxProvider>();

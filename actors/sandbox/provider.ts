@@ -1,4 +1,5 @@
 import type { SandboxErrorCode } from "../../shared/errors.js";
+import type { ProviderId } from "../../shared/providers.js";
 
 /**
  * The sandbox provider interface every provider implements: `local` (a real sandbox-agent
@@ -59,12 +60,14 @@ export interface AgentSessions {
   prompt(ref: SandboxRef, sessionId: string, text: string, onEvent: (e: AgentSessionEvent) => void): Promise<{ stopReason: string }>;
   cancel(ref: SandboxRef, sessionId: string): Promise<void>;
   close(ref: SandboxRef, sessionId: string): Promise<void>;
+  /** Drops the agent session from this process without reaching the server (it may be down); the next `open` starts afresh. */
+  forget(sessionId: string): void;
   /** Whether this process holds the live agent session (sandbox-agent keeps sessions in its client). */
   isLive(sessionId: string): boolean;
 }
 
 export interface SandboxProvider {
-  readonly id: string;
+  readonly id: ProviderId;
   /** Allocates the sandbox. Idempotent for the same id. */
   create(input: { orgId: string; sandboxId: string }): Promise<SandboxRef>;
   start(ref: SandboxRef): Promise<void>;

@@ -59,6 +59,26 @@ async function openAgentSession(c: SessionContext): Promise<void> {
   await changed(c);
 }
 
+/**
+ * Under the lock, before a turn's prompt: when this process holds no live agent session (its
+ * sandbox server was replaced, or a turn failed), makes sure the server answers (`ensure`
+ * restarts a crashed one) and re-opens the agent session, as after a Kiln restart: the fresh
+ * agent gets the transcript before `before` (the prompt about to be sent) as its history. False
+ * when the session stopped running meanwhile (closed).
+ */
+export async function reopenIfLost(c: SessionContext, before: number): Promise<boolean> {
+  const s = c.state;
+  if (s.status !== "running") return false;
+  const sessions = sandboxProvider(s.sandbox.provider).sessions;
+  if (!sessions) throw new Error(`Sandbox provider ${s.sandbox.provider} has no agent sessions.`);
+  if (sessions.isLive(s.sessionId)) return true;
+  await kilnClient(c).sandboxInstance.get(keys.sandbox(s.orgId ?? "", s.sandbox.provider, s.sandbox.sandboxId), { params: internalParams() }).ensure();
+  const history = buildHistory(await transcriptTurns(c, before));
+  await sessions.open(s.sandbox, { sessionId: s.sessionId, agent: s.agent, model: s.model ?? undefined, cwd: WORKDIR, history });
+  actorLog().info({ sessionId: s.sessionId }, "agent session re-opened with its transcript");
+  return true;
+}
+
 /** Under the lock: closes the agent session (cancelling a running turn) for good. Idempotent. */
 export async function closeSession(c: SessionContext): Promise<ReturnType<typeof summarize>> {
   const s = c.state;

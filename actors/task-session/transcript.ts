@@ -11,11 +11,13 @@ function toSessionEvent(r: SessionRow): SessionEvent {
   return { index: r.index, sender: r.sender as SessionEvent["sender"], kind: r.kind, text: r.text, payload: r.payload ?? null, at: r.at };
 }
 
-/** Appends one event to the transcript (actor SQLite) and sends it to subscribers. */
-export async function record(c: SessionContext, e: NewTranscriptEvent): Promise<void> {
+/** Appends one event to the transcript (actor SQLite), sends it to subscribers and returns its index. */
+export async function record(c: SessionContext, e: NewTranscriptEvent): Promise<number> {
   const [row] = await c.db.insert(events).values(e).returning({ index: events.index });
   c.state.eventCount += 1;
-  c.broadcast("sessionEvent", { ...e, index: row?.index ?? c.state.eventCount, sender: e.sender as SessionEvent["sender"], payload: e.payload ?? null });
+  const index = row?.index ?? c.state.eventCount;
+  c.broadcast("sessionEvent", { ...e, index, sender: e.sender as SessionEvent["sender"], payload: e.payload ?? null });
+  return index;
 }
 
 /** One page of the transcript: events after index `after`, oldest first. */

@@ -5,7 +5,7 @@ import { ACTOR_ERRORS, internalParams } from "../auth.js";
 import { sandboxProvider } from "../sandbox/index.js";
 import type { AgentSessionEvent } from "../sandbox/provider.js";
 import { actorLog } from "../services.js";
-import { awake, kilnClient } from "./provision.js";
+import { awake, kilnClient, reopenIfLost } from "./provision.js";
 import { changed, summarize, type SessionContext } from "./state.js";
 import { record } from "./transcript.js";
 
@@ -26,9 +26,9 @@ export async function startTurn(c: SessionContext, text: string, userId: string)
   // Held from the status flip on: the status sync must never find this turn `running` without a runner.
   const token = Symbol("turn");
   c.vars.turn = token;
-  await record(c, { sender: "user", kind: "user_message", text, payload: null, at: s.turn.startedAt });
+  const index = await record(c, { sender: "user", kind: "user_message", text, payload: null, at: s.turn.startedAt });
   await changed(c);
-  awake(c, () => runTurn(c, text, userId))
+  awake(c, () => runTurn(c, text, userId, index))
     .catch((err: unknown) => actorLog().warn({ err, sessionId: s.sessionId }, "turn ended without being recorded"))
     .finally(() => {
       // Each turn has its own token, so a finished turn's cleanup never clears the next one.
@@ -43,34 +43,71 @@ export async function startTurn(c: SessionContext, text: string, userId: string)
   return summarize(s);
 }
 
-async function runTurn(c: SessionContext, text: string, userId: string): Promise<void> {
+async function runTurn(c: SessionContext, text: string, userId: string, messageIndex: number): Promise<void> {
   const s = c.state;
   let writes = Promise.resolve();
   const onEvent = (e: AgentSessionEvent) => {
     // Keep the transcript in arrival order while the turn streams; a failed write is logged, and the turn goes on.
     writes = writes
-      .then(() => record(c, { sender: e.sender, kind: e.kind, text: e.text, payload: e.payload, at: e.at }))
+      .then(async () => void (await record(c, { sender: e.sender, kind: e.kind, text: e.text, payload: e.payload, at: e.at })))
       .catch((err: unknown) => actorLog().error({ err, sessionId: s.sessionId, kind: e.kind }, "could not write a transcript event"));
   };
   let stopReason = "error";
+  const sessions = sandboxProvider(s.sandbox.provider).sessions;
   try {
-    const sessions = sandboxProvider(s.sandbox.provider).sessions;
     if (!sessions) throw new Error(`Sandbox provider ${s.sandbox.provider} has no agent sessions.`);
-    stopReason = (await sessions.prompt(s.sandbox, s.sessionId, text, onEvent)).stopReason;
+    stopReason = await promptOnce(c, messageIndex, text, onEvent);
     s.message = null;
   } catch (err) {
     s.message = `The turn failed: ${(err as Error).message}`;
+    // The agent session may have died with its server or its agent: the next turn opens a fresh
+    // one with the transcript (`reopenIfLost`), so the session stays usable.
+    sessions?.forget(s.sessionId);
   }
   await writes;
   await record(c, { sender: "kiln", kind: "turn_ended", text: stopReason, payload: { stopReason }, at: new Date().toISOString() });
   s.lastStopReason = stopReason;
   s.turn = null;
-  if (s.status === "running") s.status = s.message && stopReason === "error" ? "error" : "ready";
+  if (s.status === "running") s.status = "ready";
   await changed(c);
   try {
     await kilnClient(c).task.get(keys.task(s.orgId ?? "", s.repoId, s.taskId), { params: internalParams() }).turnFinished(s.sessionId, userId);
   } catch (err) {
     actorLog().warn({ err, sessionId: s.sessionId }, "could not tell the task a turn finished");
+  }
+}
+
+/**
+ * Sends the prompt on a live agent session, re-opening a lost one first. A prompt that fails
+ * before the agent sent any update never reached it (its server died while the session was
+ * idle): what it produced (the prompt's echo, the client's network error) is dropped, the agent
+ * session is re-opened (the server restarted) and the prompt sent once more.
+ */
+async function promptOnce(c: SessionContext, messageIndex: number, text: string, onEvent: (e: AgentSessionEvent) => void): Promise<string> {
+  const s = c.state;
+  const sessions = sandboxProvider(s.sandbox.provider).sessions;
+  if (!sessions) throw new Error(`Sandbox provider ${s.sandbox.provider} has no agent sessions.`);
+  // Closed while waiting for the lock: nothing to prompt.
+  if (!(await c.vars.lock.run(() => reopenIfLost(c, messageIndex)))) return "cancelled";
+  let reached = false;
+  const held: AgentSessionEvent[] = [];
+  const firstAttempt = (e: AgentSessionEvent) => {
+    if (reached) return onEvent(e);
+    held.push(e);
+    if (e.sender !== "agent" || e.kind === "response") return;
+    reached = true;
+    for (const h of held.splice(0)) onEvent(h);
+  };
+  try {
+    const { stopReason } = await sessions.prompt(s.sandbox, s.sessionId, text, firstAttempt);
+    for (const h of held.splice(0)) onEvent(h);
+    return stopReason;
+  } catch (err) {
+    if (reached) throw err;
+    actorLog().info({ err, sessionId: s.sessionId }, "the prompt did not reach the agent; re-opening its session");
+    sessions.forget(s.sessionId);
+    if (!(await c.vars.lock.run(() => reopenIfLost(c, messageIndex)))) return "cancelled";
+    return (await sessions.prompt(s.sandbox, s.sessionId, text, onEvent)).stopReason;
   }
 }
 

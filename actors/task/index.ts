@@ -8,6 +8,7 @@ import { lockVars } from "../lock.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
 import { actorServices } from "../services.js";
 import type { SessionSummary } from "../../shared/schemas/session.js";
+import type { PullRequestRef } from "../../shared/schemas/github.js";
 import { renameBranch } from "./branch.js";
 import { appendHistory, publishTask } from "./publish.js";
 import { finishTurn, openSession } from "./sessions.js";
@@ -112,6 +113,20 @@ export const task = actor({
       const userId = c.conn.state.userId;
       if (!userId) throw invalid("Sessions are opened by a user.");
       return c.vars.lock.run(() => openSession(c, userId, body));
+    },
+
+    /**
+     * Kiln-internal (GitHubStateActor): the branch's pull request changed. A merged or closed one
+     * archives the task, with the reason in its lifecycle message.
+     */
+    recordPullRequest: async (c, pr: PullRequestRef): Promise<void> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      c.state.pullRequest = pr;
+      await publishTask(c);
+      if (pr.state !== "open" && c.state.lifecycle.state !== "archived") {
+        const reason = `Pull request #${pr.number} ${pr.state === "merged" ? "merged" : "closed without merging"}`;
+        await c.queue.send("commands", { type: "archive", by: null, reason });
+      }
     },
 
     /** Kiln-internal: a TaskSessionActor reports the end of a turn sent by `senderId`. */

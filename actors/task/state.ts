@@ -1,3 +1,4 @@
+import type { PullRequestRef } from "../../shared/schemas/github.js";
 import type { DiffSummary, TaskDetail, TaskLifecycle, TaskPhase, TaskSessionRef, TaskSummary, TaskView, Workbench } from "../../shared/schemas/task.js";
 import type { SandboxRef } from "../sandbox/provider.js";
 
@@ -33,11 +34,13 @@ export interface TaskState extends Omit<TaskInput, "orgId" | "createdAt"> {
   /** HEAD when provisioning finished: what the diff summary compares against. */
   baseCommit: string | null;
   diff: DiffSummary | null;
+  /** The branch's pull request, pushed by the org's GitHubStateActor (absent in older state). */
+  pullRequest?: PullRequestRef | null;
   /** Of the task's summary and detail (`actors/revision.ts`), bumped by every publish; absent in older state. */
   revision?: number;
 }
 
-export type TaskCommand = { type: "provision" } | { type: "archive"; by: string | null } | { type: "kill"; by: string | null };
+export type TaskCommand = { type: "provision" } | { type: "archive"; by: string | null; reason?: string } | { type: "kill"; by: string | null };
 
 export const PHASE_LABELS: Record<TaskPhase, string> = {
   queued: "Queued",
@@ -86,6 +89,7 @@ export function taskSummary(s: TaskState): TaskSummary {
     createdBy: s.createdBy,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
+    pullRequest: s.pullRequest ?? null,
     revision: s.revision ?? 0,
   };
 }

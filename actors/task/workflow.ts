@@ -82,7 +82,7 @@ async function provision(loop: Loop): Promise<void> {
   });
 }
 
-async function archive(loop: Loop, by: string | null): Promise<void> {
+async function archive(loop: Loop, by: string | null, reason?: string): Promise<void> {
   // Under the task's lock: a branch rename or session open in flight finishes before the sandbox goes.
   await loop.step("stop-sandbox", () =>
     loop.vars.lock.run(async () => {
@@ -93,9 +93,9 @@ async function archive(loop: Loop, by: string | null): Promise<void> {
   await loop.step("mark-archived", async () => {
     const s = loop.state;
     if (s.lifecycle.state === "archived") return;
-    s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: null };
+    s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: reason ?? null };
     await publishTask(loop);
-    await appendHistory(loop, "archived", "Task archived", by);
+    await appendHistory(loop, "archived", reason ? `Task archived: ${reason}` : "Task archived", by);
   });
 }
 
@@ -120,6 +120,6 @@ async function kill(loop: Loop, by: string | null): Promise<void> {
 /** One command at a time, in arrival order: provisioning, archive and kill never interleave. */
 export async function runTaskCommand(loop: Loop, command: TaskCommand): Promise<void> {
   if (command.type === "provision") await provision(loop);
-  else if (command.type === "archive") await archive(loop, command.by);
+  else if (command.type === "archive") await archive(loop, command.by, command.reason);
   else await kill(loop, command.by);
 }

@@ -108,7 +108,9 @@ export const watcher = actor({
     listRuns: (c, query: unknown): { runs: WatcherRun[]; nextBefore: string | null } => {
       const q = parseInput(RunPageQuerySchema, query ?? {}, "Invalid run query.");
       const newestFirst = [...c.state.runs].reverse();
-      const start = q.before ? newestFirst.findIndex((r) => r.id === q.before) + 1 : 0;
+      const cursor = q.before ? newestFirst.findIndex((r) => r.id === q.before) : -1;
+      if (q.before && cursor < 0) return { runs: [], nextBefore: null };
+      const start = cursor + 1;
       const page = newestFirst.slice(start, start + q.limit);
       const more = start + q.limit < newestFirst.length;
       return { runs: page.map(runView), nextBefore: more ? (page[page.length - 1]?.id ?? null) : null };

@@ -126,4 +126,7 @@ export const orgInvitation = pgTable(
 import { deviceIndex, personalAccessToken, watcherIndex } from "./device-schema.js";
 export { deviceIndex, personalAccessToken, watcherIndex };
 
-export const schema = { user, session, account, verification, orgMembership, workerIndex, personalAccessToken, deviceIndex, watcherIndex, orgInvitation };
+import { githubInstallation, githubMember } from "./github-schema.js";
+export { githubInstallation, githubMember };
+
+export const schema = { user, session, account, verification, orgMembership, workerIndex, personalAccessToken, deviceIndex, watcherIndex, orgInvitation, githubInstallation, githubMember };

@@ -25,6 +25,8 @@ export interface RivetGatewayOptions {
   maxMessageBytes: number;
   resolveSession(headers: Headers): Promise<ResolvedSession | null>;
   isOrgMember(orgId: string, userId: string): Promise<boolean>;
+  /** Accepts the WebSocket and closes it at once with `code` and `reason`, as RivetKit's own refusals do. */
+  refuseSocket(c: Context, code: number, reason: string): Promise<Response>;
 }
 
 type Ctx = Context<KilnEnv>;
@@ -83,6 +85,9 @@ async function rewriteError(c: Ctx, encoding: RivetEncoding): Promise<void> {
   replaceAnswer(c, new Response(JSON.stringify(body), { status, headers }));
 }
 
+/** The credential-free part of a refusal, shared by HTTP (status) and WebSockets (close code). */
+type CallerRefusal = { code: "unauthorized" | "forbidden"; message: string };
+
 async function listedKeys(res: Response): Promise<string[]> {
   const body = (await res.clone().json()) as { actors?: { key?: unknown }[] };
   return (body.actors ?? []).map((a) => (typeof a.key === "string" ? a.key : ""));
@@ -104,6 +109,18 @@ export function rivetGateway(opts: RivetGatewayOptions): MiddlewareHandler<KilnE
       return refuse(c as Ctx, "payload_too_large", `An action call's body is limited to ${opts.maxMessageBytes} bytes.`);
     },
   });
+
+  /**
+   * Checks the caller named in conn params (already shape-checked) the way every actor will, so an
+   * anonymous or forged caller never makes the driver load anything. Kiln's internal credential is
+   * for in-process calls only and is never accepted from outside.
+   */
+  async function refusedCaller(rawParams: string | undefined): Promise<CallerRefusal | undefined> {
+    const params = (rawParams ? JSON.parse(rawParams) : null) as { token?: string; internal?: string } | null;
+    if (params?.internal !== undefined) return { code: "forbidden", message: "Kiln's internal credential is not accepted here." };
+    const session = params?.token ? await opts.resolveSession(new Headers({ authorization: `Bearer ${params.token}` })) : null;
+    return session ? undefined : { code: "unauthorized", message: "Sign in first: pass a valid session token as the connection param `token`." };
+  }
 
   async function lookup(c: Ctx, next: Next): Promise<Response | void> {
     const names = Object.keys(c.req.queries());
@@ -156,9 +173,12 @@ export function rivetGateway(opts: RivetGatewayOptions): MiddlewareHandler<KilnE
   async function action(c: Ctx, next: Next, name: string): Promise<Response | void> {
     const encoding = parseEncoding(c.req.header("x-rivet-encoding"));
     if (!encoding) return refuse(c, "invalid_request", "Send `x-rivet-encoding`: json, cbor or bare.");
-    if (!validConnParams(c.req.header("x-rivet-conn-params"))) {
+    const params = c.req.header("x-rivet-conn-params");
+    if (!validConnParams(params)) {
       return refuse(c, "invalid_request", "`x-rivet-conn-params` must be a JSON object of short strings (`token`).");
     }
+    const refusal = await refusedCaller(params);
+    if (refusal) return refuse(c, refusal.code, refusal.message);
     if (!ACTION_NAME.test(name)) return c.json({ ...NO_SUCH_ACTOR, message: "No such action.", group: "action" }, 404);
     // Hono's bodyLimit answers 413 without reading past the limit, and calls on only within it.
     let within = false;
@@ -184,10 +204,12 @@ export function rivetGateway(opts: RivetGatewayOptions): MiddlewareHandler<KilnE
     const encodings = protocols.filter((p) => p.startsWith(ENCODING_PROTOCOL)).map((p) => parseEncoding(p.slice(ENCODING_PROTOCOL.length)));
     const params = protocols.filter((p) => p.startsWith(PARAMS_PROTOCOL)).map((p) => p.slice(PARAMS_PROTOCOL.length));
     const known = protocols.every((p) => p === CONNECT_PROTOCOL || p.startsWith(ENCODING_PROTOCOL) || p.startsWith(PARAMS_PROTOCOL));
+    let decoded: string | undefined;
     let paramsOk = params.length <= 1;
     if (paramsOk && params[0] !== undefined) {
       try {
-        paramsOk = validConnParams(decodeURIComponent(params[0]));
+        decoded = decodeURIComponent(params[0]);
+        paramsOk = validConnParams(decoded);
       } catch {
         paramsOk = false;
       }
@@ -195,6 +217,9 @@ export function rivetGateway(opts: RivetGatewayOptions): MiddlewareHandler<KilnE
     if (!known || !protocols.includes(CONNECT_PROTOCOL) || encodings.length !== 1 || !encodings[0] || !paramsOk) {
       return refuse(c, "invalid_request", "WebSocket protocols must be `rivet`, one `rivet_encoding.<json|cbor|bare>` and at most one `rivet_conn_params.<JSON object>`.");
     }
+    // Refused after the upgrade, as an actor refuses: the client reads the close code and reason.
+    const refusal = await refusedCaller(decoded);
+    if (refusal) return opts.refuseSocket(c, 4000 + ERROR_STATUS[refusal.code], `kiln.${refusal.code}`);
     await next();
     await rewriteError(c, encodings[0]);
   }

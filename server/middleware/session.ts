@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { KilnError, UnauthorizedError } from "../../shared/errors.js";
+import { ForbiddenError, KilnError, UnauthorizedError } from "../../shared/errors.js";
 import type { KilnAuth } from "../auth.js";
 import type { ResolvedSession, SessionCache } from "../session-cache.js";
 import { isPersonalAccessToken, type PersonalTokens } from "../tokens.js";
@@ -54,6 +54,8 @@ export function requireSession(resolve: (headers: Headers) => Promise<ResolvedSe
       const binding = await tokens.resolve(bearer);
       if (!binding) throw new UnauthorizedError("The access token is unknown, revoked or expired.");
       if (!binding.scopes.includes("api")) throw new KilnError("insufficient_scope", "This token lacks the `api` scope.");
+      const orgInPath = /^\/v1\/orgs\/([^/]+)/.exec(c.req.path)?.[1];
+      if (binding.orgId && orgInPath !== undefined && orgInPath !== binding.orgId) throw new ForbiddenError("This token is limited to another organization.");
       c.set("user", binding.user);
       c.set("session", { id: binding.tokenId, expiresAt: binding.expiresAt ?? new Date(8.64e15) });
       c.set("tokenId", binding.tokenId);

@@ -11,6 +11,7 @@ import { agentRoutes } from "./agents.js";
 import { deviceRoutes } from "./devices.js";
 import { meRoutes } from "./me.js";
 import { orgMemberRoutes } from "./org-members.js";
+import { githubRoutes } from "./github.js";
 import { orgRoutes } from "./orgs.js";
 import { repoRoutes } from "./repos.js";
 import { runtimeIssueRoutes } from "./runtime-issues.js";
@@ -28,6 +29,8 @@ export interface ApiDeps {
   /** Task views served from memory (see `taskRoutes`). */
   taskViews: ViewCache<TaskView>;
   devices: Devices;
+  /** Whether the GitHub App is configured (its routes answer 503 otherwise). */
+  githubConfigured?: boolean;
 }
 
 /**
@@ -40,6 +43,7 @@ export function apiRoutes(deps: ApiDeps) {
     .route("/", meRoutes(deps.organizations))
     .route("/", orgRoutes(deps.client))
     .route("/", orgMemberRoutes(deps.organizations, deps.client))
+    .route("/", githubRoutes(deps.githubConfigured ?? false, deps.client))
     .route("/", repoRoutes(deps.client))
     .route("/", taskRoutes(deps.client, deps.taskViews))
     .route("/", sessionRoutes(deps.client))

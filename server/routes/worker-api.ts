@@ -16,7 +16,8 @@ import { pathId } from "../../shared/schemas/text.js";
 
 type WorkerEnv = { Variables: KilnEnv["Variables"] & { binding: TokenBinding } };
 
-const DEVICE_SECURITY = [{ deviceToken: [] }];
+// The device token is sent as a Bearer token, like a session token.
+const DEVICE_SECURITY = [{ bearer: [] }];
 const base = { tags: ["device workers"], security: DEVICE_SECURITY };
 
 /** `/api/workers/*` takes only a live personal access token with the `device_worker:run` scope. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { text } from "./text.js";
+import { TASK_SANDBOX_PROVIDERS } from "../providers.js";
 
 export const OrgKindSchema = z.enum(["personal", "team", "github"]);
 export type OrgKind = z.infer<typeof OrgKindSchema>;
@@ -51,7 +52,7 @@ export const OrgProfileUpdateSchema = z.object({
 export type OrgProfileUpdate = z.infer<typeof OrgProfileUpdateSchema>;
 
 /** Providers an org may pick for its task sandboxes (each must also be configured on the Kiln). */
-export const TaskSandboxProviderSchema = z.enum(["local", "local-git", "daytona"]);
+export const TaskSandboxProviderSchema = z.enum(TASK_SANDBOX_PROVIDERS);
 
 export const OrgSettingsUpdateSchema = z
   .object({

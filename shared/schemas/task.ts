@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PullRequestRefSchema } from "./github.js";
 import { isValidBranchName } from "../branch.js";
 import { isRecordKey } from "../records.js";
 import { text } from "./text.js";
@@ -11,6 +12,9 @@ export const RepoSchema = z
     defaultBranch: z.string().nullable(),
     createdBy: z.string(),
     createdAt: z.string(),
+    source: z.enum(["git", "github"]).optional().meta({ description: "`github`: from the org's GitHub App installation" }),
+    fullName: z.string().nullable().optional().meta({ description: "owner/name on GitHub" }),
+    private: z.boolean().nullable().optional(),
   })
   .meta({ id: "Repo" });
 export type Repo = z.infer<typeof RepoSchema>;
@@ -62,6 +66,7 @@ export const TaskSummarySchema = z
     createdBy: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    pullRequest: PullRequestRefSchema.nullable().optional().meta({ description: "The task's pull request, on GitHub repositories" }),
     revision: z
       .number()
       .int()

@@ -29,7 +29,7 @@ export function Header({ client, me, orgId, view, online, onSignedOut }: Props) 
           {!known && <option value={orgId}>{orgId}</option>}
           {me.organizations.map((o) => (
             <option key={o.id} value={o.id}>
-              {o.name} ({o.kind === "personal" ? "personal" : o.kind})
+              {o.name} ({o.kind})
             </option>
           ))}
         </select>
@@ -40,6 +40,9 @@ export function Header({ client, me, orgId, view, online, onSignedOut }: Props) 
         </a>
         <a href={href.workers(orgId)} aria-current={view === "workers" ? "page" : undefined}>
           Workers
+        </a>
+        <a href={href.team(orgId)} aria-current={view === "team" ? "page" : undefined}>
+          Team
         </a>
       </nav>
       <span class={online ? "status online" : "status offline"} role="status" aria-live="polite">

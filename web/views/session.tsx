@@ -94,7 +94,7 @@ export function SessionPane({ client, orgId, task, sessionId, workbench, onWorkb
             </li>
           ) : (
             <li key={b.key} class={b.kind} data-kind={b.kind}>
-              <span class="who">{b.kind === "user" ? "You" : "Agent"}</span>
+              <span class="who">{b.kind === "user" ? "User" : "Agent"}</span>
               <p>{b.text}</p>
             </li>
           ),

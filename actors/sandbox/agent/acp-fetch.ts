@@ -3,7 +3,7 @@
  * transport failures into JSON-RPC errors.
  *
  * Why (sandbox-agent SDK 0.4.2 + acp-http-client 0.4.2 + @agentclientprotocol/sdk 0.16.1,
- * verified, see NOTES.md "Failure modes"):
+ * verified, see docs/sandbox-agent.md "Failure modes"):
  *   - If a POST to `/v1/acp/{serverId}` fails (agent process exited -> 500
  *     `agent_process_exited`, dead agent -> 502 `stream_error`, server gone ->
  *     `fetch failed`), acp-http-client errors its readable stream. The ACP SDK's

@@ -9,7 +9,7 @@
  * `createSession({ agent: "mock" })` nor `POST /v1/agents/mock/install`
  * (without `reinstall: true`) touches an existing launcher. Only
  * `installAgent("mock", { reinstall: true })` / `sandbox-agent install-agent
- * mock --reinstall` overwrite it with the built-in echo-only mock. See NOTES.md.
+ * mock --reinstall` overwrite it with the built-in echo-only mock. See docs/sandbox-agent.md.
  *
  * The launcher is a POSIX shell script that execs the mock agent with absolute
  * paths, so it works whatever cwd/PATH sandbox-agent spawns it with:

@@ -1,7 +1,7 @@
 /**
  * End-to-end check of sandbox-agent 0.4.2 + Kiln's scripted mock agent.
  *
- *   npx tsx actors/sandbox/agent/smoke.ts        (exits 0 on success)
+ *   npx tsx scripts/sandbox-agent-smoke.ts        (exits 0 on success)
  *
  * Starts one `sandbox-agent server` in a temp dir (own XDG_DATA_HOME, HOME,
  * port, token), installs the mock agent, clones a local bare repo through the
@@ -18,9 +18,9 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SandboxAgent, type Session, type SessionEvent } from "sandbox-agent";
-import { freePort } from "../child-process.js";
-import { createAcpFetch } from "./acp-fetch.js";
-import { installMockAgent, MOCK_AGENT_ID, mockAgentLauncherPath } from "./install.js";
+import { freePort } from "../actors/sandbox/child-process.js";
+import { createAcpFetch } from "../actors/sandbox/agent/acp-fetch.js";
+import { installMockAgent, MOCK_AGENT_ID, mockAgentLauncherPath } from "../actors/sandbox/agent/install.js";
 
 const OVERALL_TIMEOUT_MS = 90_000;
 const t0 = Date.now();
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     let before = await lastEventIndex(sdk, session);
     const slept = session.prompt([{ type: "text", text: "sleep 10000" }]);
     // Cancel only once the turn is running: a session/cancel that reaches the agent before the
-    // prompt is a no-op and the turn then runs to completion (see NOTES.md).
+    // prompt is a no-op and the turn then runs to completion (see docs/sandbox-agent.md).
     await waitForEvent(sdk, session, before, (e) => isAgentChunk(e) && JSON.stringify(e.payload).includes("Sleeping"));
     t = Date.now();
     const cancelRes = await fetch(`${baseUrl}/v1/acp/${encodeURIComponent(acpServer.serverId)}`, {

@@ -1,0 +1,130 @@
+import { eq, and } from "drizzle-orm";
+import { actor, event, queue, UserError } from "rivetkit";
+import { db } from "rivetkit/db/drizzle";
+import { workflow } from "rivetkit/workflow";
+import type { GitHubStatus } from "../../shared/schemas/github.js";
+import { ACTOR_ERRORS, authorizeOrgChild, forbidden, internalOnly, type Caller } from "../auth.js";
+import { reportRuntimeIssue } from "../runtime-issues.js";
+import { deliveries, pulls } from "./db.js";
+import { migrations } from "./migrations.js";
+import { currentStatus, publishMembers } from "./publish.js";
+import { initialGitHubState, type GitHubState, type GitHubStateInput, type GitHubWork } from "./state.js";
+import { runGitHubWork } from "./workflow.js";
+import { schema } from "./db.js";
+
+/** A webhook delivery, verified by the gateway, as it is recorded. */
+export interface DeliveryInput {
+  id: string;
+  event: string;
+  action: string | null;
+  /** The raw JSON body. */
+  payload: string;
+}
+
+function requireInternal(caller: Caller): void {
+  if (!caller.internal) throw forbidden("This action is internal to Kiln.");
+}
+
+/**
+ * GitHubStateActor, key ["org", orgId, "github"]: the only actor that receives GitHub webhooks
+ * or calls GitHub for an organization. Deliveries are recorded in its SQLite (the dedupe record)
+ * before the gateway answers 202, then processed one at a time by its workflow.
+ */
+export const githubState = actor({
+  createState: (_c, input: GitHubStateInput | undefined): GitHubState => initialGitHubState(input),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  db: db({ schema, migrations }),
+  events: {
+    /** The connection's status and sync progress, on every change. */
+    githubUpdated: event<GitHubStatus>(),
+  },
+  queues: {
+    work: queue<GitHubWork>({ canPublish: internalOnly }),
+  },
+  options: { maxQueueSize: 10_000, actionTimeout: 60_000 },
+  run: workflow(
+    async (ctx) => {
+      await ctx.loop("work-loop", async (loop) => {
+        const msg = await loop.queue.next("wait-work", { names: ["work"] });
+        await runGitHubWork(loop, msg.body);
+      });
+    },
+    {
+      onError: (c, event): Promise<void> =>
+        reportRuntimeIssue(c.client(), { orgId: c.state.orgId, actorType: "githubState", actorId: c.actorId, scope: "github" }, event),
+    },
+  ),
+  actions: {
+    /**
+     * Kiln-internal (the webhook route): records a verified delivery once, by GitHub's delivery
+     * id, and enqueues it. The row is written before this returns, so the 202 means "durable".
+     */
+    receiveDelivery: async (c, delivery: DeliveryInput): Promise<{ duplicate: boolean }> => {
+      requireInternal(c.conn.state);
+      const inserted = await c.db
+        .insert(deliveries)
+        .values({ id: delivery.id, event: delivery.event, action: delivery.action, status: "queued", payload: delivery.payload, receivedAt: Date.now() })
+        .onConflictDoNothing()
+        .returning({ id: deliveries.id });
+      if (!inserted.length) return { duplicate: true };
+      try {
+        await c.queue.send("work", { kind: "delivery", id: delivery.id });
+      } catch (err) {
+        // Not queued, so not acknowledged: GitHub's redelivery must not be taken for a duplicate.
+        await c.db.delete(deliveries).where(eq(deliveries.id, delivery.id));
+        throw err;
+      }
+      return { duplicate: false };
+    },
+
+    /**
+     * Kiln-internal (startup): wakes the workflow and re-enqueues deliveries recorded but not
+     * processed (a crash between the record and its enqueue). Processing skips any already done.
+     */
+    resume: async (c): Promise<{ requeued: number }> => {
+      requireInternal(c.conn.state);
+      const queued = await c.db.select({ id: deliveries.id }).from(deliveries).where(eq(deliveries.status, "queued")).orderBy(deliveries.receivedAt);
+      for (const d of queued) await c.queue.send("work", { kind: "delivery", id: d.id });
+      return { requeued: queued.length };
+    },
+
+    /** Members read the connection's status, sync progress and pending members. */
+    status: (c): Promise<GitHubStatus> => currentStatus(c),
+
+    /** Kiln-internal (the gateway checked owner/admin): queue a full sync, unless one is queued or running. */
+    requestSync: async (c, opts?: { reconnect?: boolean }): Promise<GitHubStatus> => {
+      requireInternal(c.conn.state);
+      const s = c.state;
+      if (!s.installation || s.status === "disconnected") throw new UserError("This organization has no GitHub App installation.", { code: "github_not_installed" });
+      if (s.status === "suspended") throw new UserError("The GitHub App installation is suspended.", { code: ACTOR_ERRORS.conflict });
+      if (s.syncPending || s.sync.running) throw new UserError("A GitHub sync is already running.", { code: ACTOR_ERRORS.conflict });
+      if (opts?.reconnect && s.status === "reconnect_required") {
+        s.status = "connected";
+        s.message = null;
+      }
+      s.syncPending = true;
+      await c.saveState({ immediate: true });
+      await c.queue.send("work", { kind: "sync" });
+      return currentStatus(c);
+    },
+
+    /** Kiln-internal (GitHub sign-in): a GitHub member signed in; they join the org now. */
+    memberSignedIn: async (c): Promise<void> => {
+      requireInternal(c.conn.state);
+      if (c.state.installation) await publishMembers(c);
+    },
+
+    /** Kiln-internal: the pull request recorded for a branch, if any (linking a task's PR). */
+    pullForBranch: async (c, repoId: number, branch: string) => {
+      requireInternal(c.conn.state);
+      return (await c.db.select().from(pulls).where(and(eq(pulls.repoId, repoId), eq(pulls.headRef, branch))).limit(1))[0] ?? null;
+    },
+
+    /** Kiln-internal (tests and operators): a delivery's processing status. */
+    deliveryStatus: async (c, id: string): Promise<{ status: string; error: string | null } | null> => {
+      requireInternal(c.conn.state);
+      const row = (await c.db.select({ status: deliveries.status, error: deliveries.error }).from(deliveries).where(eq(deliveries.id, String(id))).limit(1))[0];
+      return row ?? null;
+    },
+  },
+});

@@ -1,0 +1,50 @@
+import type { GitHubConnectionStatus, GitHubStatus, GitHubSync } from "../../shared/schemas/github.js";
+
+export interface GitHubStateInput {
+  orgId: string;
+}
+
+export interface InstallationInfo {
+  id: number;
+  accountId: number;
+  accountLogin: string;
+  accountType: string;
+}
+
+export interface GitHubState {
+  /** Null when reached without Kiln's input: such an actor refuses every caller. */
+  orgId: string | null;
+  installation: InstallationInfo | null;
+  status: GitHubConnectionStatus;
+  message: string | null;
+  sync: GitHubSync;
+  /** A sync is queued or running: a second request is refused until it ends. */
+  syncPending: boolean;
+  counts: { processed: number; failed: number; ignored: number };
+}
+
+/** Work for the one workflow loop: a recorded delivery to process, or a full sync. */
+export type GitHubWork = { kind: "delivery"; id: string } | { kind: "sync" };
+
+export function initialGitHubState(input: GitHubStateInput | undefined): GitHubState {
+  return {
+    orgId: input?.orgId ?? null,
+    installation: null,
+    status: "disconnected",
+    message: null,
+    sync: { generation: 0, running: false, phase: null, repositories: 0, members: 0, pullRequests: 0, startedAt: null, finishedAt: null, error: null },
+    syncPending: false,
+    counts: { processed: 0, failed: 0, ignored: 0 },
+  };
+}
+
+export function statusView(s: GitHubState, pendingMembers: GitHubStatus["pendingMembers"]): GitHubStatus {
+  return {
+    status: s.status,
+    message: s.message,
+    installation: s.installation ? { id: s.installation.id, account: { id: s.installation.accountId, login: s.installation.accountLogin, type: s.installation.accountType } } : null,
+    sync: { ...s.sync },
+    deliveries: { ...s.counts },
+    pendingMembers,
+  };
+}

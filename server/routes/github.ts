@@ -1,0 +1,71 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { internalParams } from "../../actors/auth.js";
+import { ForbiddenError, KilnError } from "../../shared/errors.js";
+import { keys } from "../../shared/keys.js";
+import { errorResponses, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import { GitHubStatusSchema } from "../../shared/schemas/github.js";
+import { orgActor } from "../actor-handles.js";
+import type { KilnClient } from "../rivet.js";
+import type { KilnEnv } from "../types.js";
+
+const tags = ["github"];
+const OrgParams = z.object({ orgId: z.string().max(256) });
+const Status = jsonResponse(z.object({ github: GitHubStatusSchema }), "The organization's GitHub connection");
+
+const getStatus = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/github",
+  tags,
+  summary: "The org's GitHub connection: status, installation, sync progress, pending members",
+  security: SESSION_SECURITY,
+  request: { params: OrgParams },
+  responses: { 200: Status, ...errorResponses(401, 403, 503) },
+});
+
+const sync = createRoute({
+  method: "post",
+  path: "/v1/orgs/{orgId}/github/sync",
+  tags,
+  summary: "Start a full sync of repositories, members and open pull requests (owners and admins)",
+  description: "202 with the status; 409 `conflict` while a sync is queued or running, or while the installation is suspended; 409 `github_not_installed` without an installation.",
+  security: SESSION_SECURITY,
+  request: { params: OrgParams },
+  responses: { 202: Status, ...errorResponses(401, 403, 409, 503) },
+});
+
+const reconnect = createRoute({
+  method: "post",
+  path: "/v1/orgs/{orgId}/github/reconnect",
+  tags,
+  summary: "After fixing the installation on GitHub, leave `reconnect_required` and sync again (owners and admins)",
+  security: SESSION_SECURITY,
+  request: { params: OrgParams },
+  responses: { 202: Status, ...errorResponses(401, 403, 409, 503) },
+});
+
+/** The org's GitHub connection. The GitHubStateActor decides; these routes authorize and address it. */
+export function githubRoutes(configured: boolean, client: () => KilnClient) {
+  const state = (orgId: string) => client().githubState.getOrCreate(keys.githubState(orgId), { params: internalParams(), createWithInput: { orgId } });
+  const requireConfigured = () => {
+    if (!configured) throw new KilnError("github_not_configured", "The GitHub App is not configured on this Kiln.");
+  };
+  const requireManager = async (orgId: string, userId: string) => {
+    const role = await orgActor(client(), orgId, userId).myRole();
+    if (role !== "owner" && role !== "admin") throw new ForbiddenError("Only owners and admins can sync GitHub.");
+  };
+  return new OpenAPIHono<KilnEnv>()
+    .openapi(getStatus, async (c) => {
+      requireConfigured();
+      return c.json({ github: await state(c.get("orgId")).status() }, 200);
+    })
+    .openapi(sync, async (c) => {
+      requireConfigured();
+      await requireManager(c.get("orgId"), c.get("user").id);
+      return c.json({ github: await state(c.get("orgId")).requestSync() }, 202);
+    })
+    .openapi(reconnect, async (c) => {
+      requireConfigured();
+      await requireManager(c.get("orgId"), c.get("user").id);
+      return c.json({ github: await state(c.get("orgId")).requestSync({ reconnect: true }) }, 202);
+    });
+}
