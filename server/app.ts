@@ -20,7 +20,6 @@ import { handleError, handleNotFound } from "./middleware/errors.js";
 import { requestContext } from "./middleware/request-context.js";
 import { requireSession, sessionResolver } from "./middleware/session.js";
 import { SessionCache } from "./session-cache.js";
-import { MembershipCache } from "./membership-cache.js";
 import { ViewCache } from "./view-cache.js";
 import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
@@ -35,6 +34,7 @@ import { webRoutes } from "./routes/web.js";
 import { loadWebBundle } from "./web-bundle.js";
 import { taskViewGroup } from "./routes/tasks.js";
 import type { TaskView } from "../shared/schemas/task.js";
+import type { OrgMembership } from "../shared/schemas/org.js";
 import { githubWebhookRoutes } from "./routes/github-webhook.js";
 import { GitHubIndex } from "./github/gateway.js";
 import { createGitHubServices, recordGitHubSignIn, resumeGitHub } from "./github/services.js";
@@ -112,7 +112,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     const baseURL = config.publicUrl ?? localUrl;
 
     let client: KilnClient | undefined;
-    const membershipCache = new MembershipCache({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
+    const membershipCache = new ViewCache<readonly OrgMembership[]>({ ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_MAX });
     const organizations = new Organizations(
       db.db,
       () => {
@@ -138,7 +138,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
       onUserChanged: (userId) => {
         sessionCache.forgetUser(userId);
-        membershipCache.forgetUser(userId);
+        organizations.forgetUser(userId);
       },
     });
     const resolveSession = sessionResolver(auth, sessionCache);

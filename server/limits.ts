@@ -5,7 +5,7 @@ export const FDS_PER_AWAKE_ACTOR = 3;
 /** Below this soft limit a busy Kiln (a few hundred awake tasks and sessions) runs out of descriptors. */
 export const MIN_OPEN_FILES = 8192;
 
-/** The process's soft limit on open files, where the OS tells (Linux); null elsewhere. */
+/** The process's soft limit on open files where /proc tells it (Linux); null elsewhere (macOS), where the warning is skipped. */
 export function openFilesLimit(): number | null {
   try {
     const line = readFileSync("/proc/self/limits", "utf8")

@@ -8,7 +8,7 @@ import type { OrgMember, OrgMembership, OrgSummary } from "../shared/schemas/org
 import type { OrganizationInput } from "../actors/organization/index.js";
 import type { AppDb } from "./db/index.js";
 import { orgInvitation, orgMembership } from "./db/schema.js";
-import type { MembershipCache } from "./membership-cache.js";
+import type { ViewCache } from "./view-cache.js";
 import type { KilnClient } from "./rivet.js";
 
 export interface UserIdentity {
@@ -25,7 +25,8 @@ export class Organizations {
   constructor(
     private readonly db: AppDb,
     private readonly client: () => KilnClient,
-    private readonly cache: MembershipCache,
+    /** Each user's organizations by user id, in the groups `user:<id>` and `org:<id>` of each org. */
+    private readonly cache: ViewCache<readonly OrgMembership[]>,
   ) {}
 
   /** Creates the user's personal organization if it does not exist yet, through the app shell. Idempotent. */
@@ -69,14 +70,18 @@ export class Organizations {
    * call per organization. The array is shared: callers must not change it.
    */
   async listForUser(userId: string): Promise<readonly OrgMembership[]> {
-    return this.cache.resolve(userId, async () => {
+    return this.cache.resolve(
+      userId,
+      async () => {
       const rows = await this.db
         .select()
         .from(orgMembership)
         .where(eq(orgMembership.userId, userId))
         .orderBy(orgMembership.createdAt);
       return rows.map((r) => ({ id: r.orgId, kind: r.orgKind, name: r.orgName, role: r.role }));
-    });
+      },
+      (orgs) => [`user:${userId}`, ...orgs.map((o) => `org:${o.id}`)],
+    );
   }
 
   async isMember(orgId: string, userId: string): Promise<boolean> {
@@ -102,12 +107,23 @@ export class Organizations {
   async syncIndex(snapshot: OrgIndexSnapshot): Promise<void> {
     const userIds = snapshot.members.map((m) => m.userId);
     // Before the write, so no lookup that started earlier is cached; after it, so none that read the old rows is.
-    this.cache.forgetOrg(snapshot.orgId, userIds);
+    this.forgetOrg(snapshot.orgId, userIds);
     try {
       await this.write(snapshot, userIds);
     } finally {
-      this.cache.forgetOrg(snapshot.orgId, userIds);
+      this.forgetOrg(snapshot.orgId, userIds);
     }
+  }
+
+  /** An org's members changed: everyone cached as in it, and its members now, are read again. */
+  private forgetOrg(orgId: string, userIds: readonly string[]): void {
+    this.cache.forget(`org:${orgId}`);
+    for (const userId of userIds) this.forgetUser(userId);
+  }
+
+  /** A user changed or was deleted. */
+  forgetUser(userId: string): void {
+    this.cache.forget(`user:${userId}`);
   }
 
   private async write(snapshot: OrgIndexSnapshot, userIds: string[]): Promise<void> {

@@ -94,13 +94,15 @@ export class Workers {
     } finally {
       this.rows.forget(workerId);
     }
-    this.rows.set(workerId, workerId, { orgId, createdBy, view });
+    this.rows.set(workerId, { orgId, createdBy, view }, [workerId]);
   }
 
   /** The worker's index row, through the cache; worker_not_found when there is none. */
   private async row(workerId: string): Promise<WorkerRow> {
     if (!WORKER_ID.test(workerId)) throw notFound();
-    return this.rows.resolve(workerId, workerId, async () => {
+    return this.rows.resolve(
+      workerId,
+      async () => {
       const row = (
         await this.db
           .select({ orgId: workerIndex.orgId, createdBy: workerIndex.createdBy, view: workerIndex.view })
@@ -110,7 +112,9 @@ export class Workers {
       )[0];
       if (!row) throw notFound();
       return row;
-    });
+      },
+      () => [workerId],
+    );
   }
 
   async list(userId: string, orgId: string | undefined, limit: number): Promise<WorkerView[]> {

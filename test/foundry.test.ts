@@ -270,7 +270,7 @@ describe("repositories, tasks and history", () => {
         const member = client.task.get(key, { params: { token: ben.token } });
         expect((await member.view()).task.id).toBe(t.id);
         // Members act through actions, which check what they may do; queues are Kiln's own.
-        await expect(member.send("commands", { type: "kill", by: null })).rejects.toBeTruthy();
+        await expect(member.send("commands", { type: "kill", by: null })).rejects.toMatchObject({ code: "forbidden" });
         expect((await A.settled(orgId, t.id)).task.killed).toBe(false);
       } finally {
         await client.dispose();

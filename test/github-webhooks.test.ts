@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKilnClient } from "../shared/client.js";
 import type { GitHubStatus } from "../shared/schemas/github.js";
@@ -9,6 +12,13 @@ import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
 
 const ORG = { id: 5001, login: "acme", type: "Organization" as const };
 const INSTALLATION = 7001;
@@ -207,6 +217,21 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     const archived = await view((v) => v.task.lifecycle.state === "archived");
     expect(archived.body.task.lifecycle.message).toBe("Pull request #7 merged");
     expect(archived.body.task.pullRequest?.state).toBe("merged");
+  });
+
+  it("keeps no GitHub OAuth token in plain text: not in actor storage, not in the account table, not in any answer", async () => {
+    const annToken = await signInWithGitHub(kiln.url, ann);
+    const identity = await as(annToken).get<{ github: Record<string, unknown> }>("/v1/me/github");
+    expect(identity.body.github).toMatchObject({ githubId: ann.id, hasToken: true });
+    const tokens = fake.userTokens();
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(tokens.some((t) => JSON.stringify(identity.body).includes(t))).toBe(false);
+    const stored = filesUnder(join(kiln.dataDir, "actors")).map((f) => readFileSync(f).toString("latin1"));
+    expect(stored.length).toBeGreaterThan(0);
+    for (const t of tokens) expect(stored.some((s) => s.includes(t))).toBe(false);
+    const rows = (await kiln.db.db.execute(sql`select access_token from account where provider_id = 'github'`)) as unknown as { rows: { access_token: string | null }[] };
+    expect(rows.rows.length).toBeGreaterThan(0);
+    for (const r of rows.rows) expect(tokens.some((t) => (r.access_token ?? "").includes(t))).toBe(false);
   });
 
   it("answers 409 for a sync already running", async () => {

@@ -6,6 +6,7 @@ import { git, makeBareRepo, workingCopy } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+import { sandboxServersUnder } from "./support/processes.js";
 
 /**
  * RivetKit starts a second action while the first awaits, so every route below is called many
@@ -98,6 +99,34 @@ describe("parallel calls on one actor", () => {
     const byId = new Map(settled.map((r) => [r.body.session.id, r.body.session.status]));
     expect(byId.get(view.activeSessionId ?? "")).toBe("ready");
     expect([...byId.entries()].filter(([id]) => id !== view.activeSessionId).map(([, status]) => status)).toEqual(Array(4).fill("closed"));
+  });
+
+  it("renames and session opens racing an archive answer 200, 202 or 409, and leave the sandbox stopped", async () => {
+    const task = await readyTask("Archive me while busy");
+    const base = `/v1/orgs/${orgId}/tasks/${task.id}`;
+    const results = await Promise.all([
+      A.post(`${base}/branch`, { name: "before-archive-0" }),
+      A.post(`${base}/sessions`, { agent: "mock" }),
+      A.post(`${base}/archive`),
+      ...Array.from({ length: 4 }, (_, i) => A.post(`${base}/branch`, { name: `during-archive-${i}` })),
+      A.post(`${base}/sessions`, { agent: "mock" }),
+    ]);
+    for (const r of results) expect([200, 202, 409], JSON.stringify(r.body)).toContain(r.status);
+    await until(() => A.get<TaskView>(base), (r) => r.body.task.lifecycle.state === "archived");
+    // The task turns archived under its lock, right after the stop: nothing queued behind it can start the sandbox again.
+    expect(sandboxServersUnder(kiln.dataDir).filter((p) => p.cwd.includes(task.id))).toEqual([]);
+  });
+
+  it("renames racing a kill answer 200, 202 or 409, never a 500", async () => {
+    const task = await readyTask("Kill me while busy");
+    const base = `/v1/orgs/${orgId}/tasks/${task.id}`;
+    const results = await Promise.all([
+      ...Array.from({ length: 3 }, (_, i) => A.post(`${base}/branch`, { name: `before-kill-${i}` })),
+      A.del(base),
+      ...Array.from({ length: 3 }, (_, i) => A.post(`${base}/branch`, { name: `after-kill-${i}` })),
+    ]);
+    for (const r of results) expect([200, 202, 409], JSON.stringify(r.body)).toContain(r.status);
+    await until(() => A.get<TaskView>(base), (r) => r.body.task.lifecycle.phase === "killed");
   });
 
   it("messages sent at once to one session: one turn runs, the others get 409", async () => {

@@ -10,7 +10,7 @@ import { until } from "./support/poll.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
 describe("restart safety", () => {
-  it("after kill -9 while tasks provision, every task reaches ready or error with a message", async () => {
+  it("after kill -9 while tasks provision, every task resumes to ready", async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const first = await spawnKiln({ KILN_DATA_DIR: dataDir });
@@ -35,10 +35,8 @@ describe("restart safety", () => {
         (r) => r.status === 200 && r.body.tasks.length === created.length && r.body.tasks.every((x) => x.lifecycle.state !== "starting"),
         { timeoutMs: 40_000, everyMs: 250 },
       );
-      for (const task of settled.body.tasks) {
-        expect(["ready", "error"]).toContain(task.lifecycle.state);
-        if (task.lifecycle.state === "error") expect(task.lifecycle.message).toEqual(expect.any(String));
-      }
+      // Provisioning is durable and idempotent: what the kill interrupted resumes, it does not fail.
+      for (const task of settled.body.tasks) expect(task.lifecycle).toMatchObject({ state: "ready" });
       // No orphans: every sandbox server under this data directory belongs to the new Kiln.
       const servers = sandboxServersUnder(dataDir);
       expect(servers.every((p) => p.ppid === second.proc.pid)).toBe(true);
@@ -96,7 +94,7 @@ describe("restart safety", () => {
     }
   }, withStartups(2));
 
-  it("after kill -9 while workers provision, every worker ends healthy or failed, none stranded", async () => {
+  it("after kill -9 while workers provision, every worker resumes to healthy, none stranded", async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const first = await spawnKiln({ KILN_DATA_DIR: dataDir });
@@ -114,10 +112,9 @@ describe("restart safety", () => {
       const B = api(socketTransport(second.url), user.token);
       for (const id of ids) {
         const done = await until(() => B.get<WorkerView>(`/v1/workers/${id}`), (r) => r.body.worker.status !== "provisioning", { timeoutMs: 30_000 });
-        expect(["healthy", "failed"]).toContain(done.body.worker.status);
+        expect(done.body.worker).toMatchObject({ status: "healthy", failure: null });
         expect(done.body.instance?.url?.startsWith(`${second.url}/w/`)).toBe(true);
-        if (done.body.worker.status === "healthy") expect((await fetch(`${done.body.instance?.url}/health`)).status).toBe(200);
-        else expect(done.body.worker.failure?.message).toEqual(expect.any(String));
+        expect((await fetch(`${done.body.instance?.url}/health`)).status).toBe(200);
       }
     } finally {
       await second.kill();

@@ -243,7 +243,9 @@ describe("cloud workers on Render", () => {
         async () => (await A.patch(`/v1/workers/${id}`, { name: "watched-2" }), views),
         (v) => v.some((x) => x.worker.name === "watched-2"),
       );
-      render.releaseDeploy(serviceOf(id)!.id, "live");
+      // The rename can be seen before provisioning has reached Render: wait for the service to exist.
+      const service = await until(async () => serviceOf(id), (x) => x !== undefined);
+      render.releaseDeploy(service!.id, "live");
       await until(async () => views, (v) => v.some((x) => x.worker.status === "healthy"));
       expect(views.at(-1)?.instance).toMatchObject({ provider: "render", status: "running" });
       expect(JSON.stringify(views)).not.toContain(created.tokens.owner);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, openSync, closeSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -39,14 +39,20 @@ interface ServerMeta {
  */
 const running = new Map<string, ChildProcess>();
 
+/** A process's command line: from /proc on Linux, from `ps` where there is no /proc (macOS); null when it is gone. */
+function commandLine(pid: number): string | null {
+  try {
+    if (process.platform === "linux") return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return execFileSync("ps", ["-o", "command=", "-p", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    return null;
+  }
+}
+
 /** Whether `pid` is this sandbox's server: its command line carries the sandbox's own token, so a recycled pid never matches. */
 function isSandboxServer(pid: number, token: string): boolean {
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    return cmdline.includes("sandbox-agent") && cmdline.includes(token);
-  } catch {
-    return false;
-  }
+  const cmdline = commandLine(pid);
+  return cmdline !== null && cmdline.includes("sandbox-agent") && cmdline.includes(token);
 }
 
 function killPid(pid: number, signal: NodeJS.Signals = "SIGTERM"): void {

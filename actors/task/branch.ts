@@ -17,6 +17,7 @@ function conflict(message: string): UserError {
  */
 export async function renameBranch(c: TaskContext, name: string, userId: string | null): Promise<TaskView> {
   const s = c.state;
+  if (s.killed) throw conflict("The task is being killed.");
   if (s.lifecycle.state !== "ready" || !s.sandbox) {
     throw conflict(`The branch can be renamed once the task is ready (it is ${s.lifecycle.label.toLowerCase()}).`);
   }

@@ -20,6 +20,7 @@ function sessionHandle(c: TaskContext, sessionId: string) {
 export async function openSession(c: TaskContext, userId: string, rawBody: unknown): Promise<SessionSummary> {
   const s = c.state;
   const body = parseInput(OpenSessionBodySchema, rawBody ?? {}, "Invalid session.");
+  if (s.killed) throw new UserError("The task is being killed.", { code: ACTOR_ERRORS.conflict });
   if (s.lifecycle.state !== "ready" || !s.sandbox) {
     throw new UserError(`Sessions open once the task is ready (it is ${s.lifecycle.label.toLowerCase()}).`, { code: ACTOR_ERRORS.conflict });
   }

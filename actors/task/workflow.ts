@@ -83,16 +83,20 @@ async function provision(loop: Loop): Promise<void> {
 }
 
 async function archive(loop: Loop, by: string | null, reason?: string): Promise<void> {
-  // Under the task's lock: a branch rename or session open in flight finishes before the sandbox goes.
-  await loop.step("stop-sandbox", () =>
+  // Under the task's lock: a branch rename or session open in flight finishes before the sandbox
+  // goes, and none starts after it (the task is archived when the lock is released).
+  const alreadyArchived = await loop.step("stop-sandbox", () =>
     loop.vars.lock.run(async () => {
       const s = loop.state;
-      if (s.lifecycle.state !== "archived" && s.sandbox) await taskSandbox(loop).stop();
+      if (s.lifecycle.state === "archived") return true;
+      if (s.sandbox) await taskSandbox(loop).stop();
+      s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: reason ?? null };
+      return false;
     }),
   );
   await loop.step("mark-archived", async () => {
+    if (alreadyArchived === true) return;
     const s = loop.state;
-    if (s.lifecycle.state === "archived") return;
     s.lifecycle = { phase: "archived", state: "archived", label: PHASE_LABELS.archived, message: reason ?? null };
     await publishTask(loop);
     await appendHistory(loop, "archived", reason ? `Task archived: ${reason}` : "Task archived", by);

@@ -31,6 +31,9 @@ export interface RivetGatewayOptions {
 
 type Ctx = Context<KilnEnv>;
 
+/** A caller refused before the driver sees the call: HTTP answers its code's status, a WebSocket closes with 4000 + it. */
+type CallerRefusal = { code: "unauthorized" | "forbidden"; message: string };
+
 /** RivetKit's router allows 32 ids per lookup; the client sends one. */
 const MAX_LOOKUP_IDS = 32;
 const LOOKUP_PARAMS = new Set(["name", "key", "actor_ids", "namespace"]);
@@ -84,9 +87,6 @@ async function rewriteError(c: Ctx, encoding: RivetEncoding): Promise<void> {
   headers.set("content-type", "application/json");
   replaceAnswer(c, new Response(JSON.stringify(body), { status, headers }));
 }
-
-/** The credential-free part of a refusal, shared by HTTP (status) and WebSockets (close code). */
-type CallerRefusal = { code: "unauthorized" | "forbidden"; message: string };
 
 async function listedKeys(res: Response): Promise<string[]> {
   const body = (await res.clone().json()) as { actors?: { key?: unknown }[] };

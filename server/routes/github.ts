@@ -43,6 +43,21 @@ const reconnect = createRoute({
   responses: { 202: Status, ...errorResponses(401, 403, 409, 503) },
 });
 
+const myGitHub = createRoute({
+  method: "get",
+  path: "/v1/me/github",
+  tags,
+  summary: "Your GitHub identity from GitHub sign-in (never the token)",
+  security: SESSION_SECURITY,
+  responses: {
+    200: jsonResponse(
+      z.object({ github: z.object({ githubId: z.number().int().nullable(), login: z.string().nullable(), orgs: z.array(z.string()), hasToken: z.boolean(), updatedAt: z.string().nullable() }) }),
+      "Your GitHub identity; empty until you sign in with GitHub",
+    ),
+    ...errorResponses(401),
+  },
+});
+
 /** The org's GitHub connection. The GitHubStateActor decides; these routes authorize and address it. */
 export function githubRoutes(configured: boolean, client: () => KilnClient) {
   const state = (orgId: string) => client().githubState.getOrCreate(keys.githubState(orgId), { params: internalParams(), createWithInput: { orgId } });
@@ -54,6 +69,11 @@ export function githubRoutes(configured: boolean, client: () => KilnClient) {
     if (role !== "owner" && role !== "admin") throw new ForbiddenError("Only owners and admins can sync GitHub.");
   };
   return new OpenAPIHono<KilnEnv>()
+    .openapi(myGitHub, async (c) => {
+      const userId = c.get("user").id;
+      const github = await client().userGitHub.getOrCreate(keys.userGitHub(userId), { params: internalParams(userId), createWithInput: { userId } }).identity();
+      return c.json({ github }, 200);
+    })
     .openapi(getStatus, async (c) => {
       requireConfigured();
       return c.json({ github: await state(c.get("orgId")).status() }, 200);

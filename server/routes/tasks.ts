@@ -125,7 +125,7 @@ export function taskRoutes(client: () => KilnClient, views: ViewCache<TaskView>)
       const userId = c.get("user").id;
       const { taskId } = c.req.valid("param");
       const group = taskViewGroup(orgId, taskId);
-      const view = await views.resolve(group, `${group}/${userId}`, async () => (await taskActor(client(), orgId, userId, taskId)).view());
+      const view = await views.resolve(`${group}/${userId}`, async () => (await taskActor(client(), orgId, userId, taskId)).view(), () => [group]);
       return c.json(view, 200);
     })
     .openapi(renameTask, async (c) => {
