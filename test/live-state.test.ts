@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKilnClient, type KilnClient } from "../shared/client.js";
 import { TASK_PHASES, type TaskDetail, type TaskSummary, type TaskView } from "../shared/schemas/task.js";
-import { api } from "./support/api.js";
-import { makeBareRepo } from "./support/git.js";
-import { signUp, socketTransport, type SignedUp } from "./support/http.js";
+import type { api } from "./support/api.js";
+import type { SignedUp } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
+import { ownerWithRepo } from "./support/owner.js";
 import { until } from "./support/poll.js";
 import { rivetClient } from "./support/rivet.js";
 
@@ -33,11 +33,7 @@ describe("live state that agrees", () => {
 
   beforeAll(async () => {
     kiln = await startTestKiln();
-    const t = socketTransport(kiln.url);
-    ann = await signUp(t, { name: "Ann" });
-    orgId = `personal-${ann.user.id}`;
-    A = api(t, ann.token);
-    repoId = await A.addRepo(orgId, makeBareRepo());
+    ({ user: ann, orgId, repoId, A } = await ownerWithRepo(kiln.url));
     kilnClient = createKilnClient({ baseUrl: kiln.url, token: ann.token });
     rivet = rivetClient(kiln.url, ann.token);
   });

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionSummary } from "../shared/schemas/session.js";
 import type { TaskSummary, TaskView } from "../shared/schemas/task.js";
-import { api } from "./support/api.js";
+import type { api } from "./support/api.js";
 import { git, makeBareRepo, workingCopy } from "./support/git.js";
-import { signUp, socketTransport } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
+import { ownerWithRepo } from "./support/owner.js";
 import { until } from "./support/poll.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
@@ -21,11 +21,7 @@ describe("parallel calls on one actor", () => {
 
   beforeAll(async () => {
     kiln = await startTestKiln();
-    const t = socketTransport(kiln.url);
-    const ann = await signUp(t, { name: "Ann" });
-    orgId = `personal-${ann.user.id}`;
-    A = api(t, ann.token);
-    repoId = await A.addRepo(orgId, makeBareRepo());
+    ({ orgId, repoId, A } = await ownerWithRepo(kiln.url));
   });
   afterAll(() => kiln?.stop());
 

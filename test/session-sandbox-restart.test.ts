@@ -3,10 +3,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionEvent, SessionSummary } from "../shared/schemas/session.js";
 import type { TaskSummary } from "../shared/schemas/task.js";
-import { api } from "./support/api.js";
-import { makeBareRepo } from "./support/git.js";
-import { signUp, socketTransport } from "./support/http.js";
+import type { api } from "./support/api.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
+import { ownerWithRepo } from "./support/owner.js";
 import { until } from "./support/poll.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
@@ -22,11 +21,7 @@ describe("a session whose sandbox server crashed", () => {
 
   beforeAll(async () => {
     kiln = await startTestKiln();
-    const t = socketTransport(kiln.url);
-    const ann = await signUp(t, { name: "Ann" });
-    orgId = `personal-${ann.user.id}`;
-    A = api(t, ann.token);
-    repoId = await A.addRepo(orgId, makeBareRepo());
+    ({ orgId, repoId, A } = await ownerWithRepo(kiln.url));
   });
   afterAll(() => kiln?.stop());
 
