@@ -15,6 +15,7 @@ import { actorLog, actorServices } from "../services.js";
 import { scheduleProblems, validTimezone } from "../watcher/schedule.js";
 import type { WatcherInput } from "../watcher/state.js";
 import type { OrganizationState } from "./index.js";
+import { own } from "../../shared/records.js";
 
 /**
  * What the OrganizationActor keeps for the device API: its agents, the index of its watchers
