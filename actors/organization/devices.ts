@@ -49,11 +49,6 @@ export function provisionDefaultAgent(s: OrgDeviceState): void {
   s.sentinels.defaultAgent = { id: agent.id, at: now };
 }
 
-/** A record's own entry: ids come from callers, and `constructor` or `__proto__` must find nothing. */
-function own<T>(record: Record<string, T>, id: string): T | undefined {
-  return Object.hasOwn(record, id) ? record[id] : undefined;
-}
-
 function newId(prefix: string, bytes = 8): string {
   return `${prefix}_${randomBytes(bytes).toString("hex")}`;
 }
