@@ -248,6 +248,8 @@ export function createKilnClient(opts: KilnClientOptions) {
     endpoint: `${base}/api/rivet`,
     disableMetadataLookup: true,
     headers: { authorization: `Bearer ${opts.token}` },
+    // On localhost RivetKit would otherwise inject a script from releases.rivet.dev into the page.
+    devtools: false,
   });
   const params = { token: opts.token };
   const api = hc<KilnApi>(base, { fetch: doFetch, headers: { authorization: `Bearer ${opts.token}` } }).v1;
@@ -330,6 +332,11 @@ export function createKilnClient(opts: KilnClientOptions) {
     renameWorker: (id: string, name: string) => unwrap(workers.$patch({ param: { id }, json: { name } })),
     deleteWorker: (id: string) => unwrap(workers.$delete({ param: { id } })),
     rotateWorkerTokens: (id: string) => unwrap(workers.tokens.$post({ param: { id } })).then((r) => r.tokens),
+
+    /** The org's GitHub connection (installation, sync progress); sync and reconnect are for owners and admins. */
+    githubConnection: (orgId: string) => unwrap(orgs.github.$get({ param: { orgId } })),
+    githubSync: (orgId: string) => unwrap(orgs.github.sync.$post({ param: { orgId } })),
+    githubReconnect: (orgId: string) => unwrap(orgs.github.reconnect.$post({ param: { orgId } })),
 
     /** The Mac app's devices: mint a device-bound token (shown once), list, relabel, delete. */
     mintDeviceToken: (json: JsonOf<typeof api.devices["mint-token"]["$post"]>) => unwrap(api.devices["mint-token"].$post({ json })),

@@ -54,6 +54,10 @@ function Workbench({ token, onSignedOut }: { token: string; onSignedOut(): void 
     );
   useEffect(() => void loadMe(), [client]);
 
+  // An org's URL renders at once, reading the org alongside `/v1/me`; only `/` waits for it, to pick the org.
+  if (route.view !== "home") {
+    return <OrgShell key={route.orgId} client={client} me={me} meError={error} route={route} onMeChanged={loadMe} onSignedOut={onSignedOut} />;
+  }
   if (!me) {
     return error ? (
       <main class="center">
@@ -69,28 +73,35 @@ function Workbench({ token, onSignedOut }: { token: string; onSignedOut(): void 
     );
   }
   const personal = me.organizations.find((o) => o.kind === "personal") ?? me.organizations[0];
-  if (route.view === "home") {
-    if (personal) navigate(href.org(personal.id));
-    return <p class="boot">Loading Kiln…</p>;
-  }
-  return <OrgShell key={route.orgId} client={client} me={me} route={route} onMeChanged={loadMe} onSignedOut={onSignedOut} />;
+  if (personal) navigate(href.org(personal.id));
+  return <p class="boot">Loading Kiln…</p>;
 }
 
-function OrgShell(props: { client: KilnClient; me: Me; route: Exclude<Route, { view: "home" }>; onMeChanged(): Promise<void>; onSignedOut(): void }) {
+function OrgShell(props: { client: KilnClient; me: Me | null; meError: string | null; route: Exclude<Route, { view: "home" }>; onMeChanged(): Promise<void>; onSignedOut(): void }) {
   const { client, me, route } = props;
   const live = useOrgLive(client, route.orgId);
   return (
     <div class="shell">
       <Header client={client} me={me} orgId={route.orgId} view={route.view} online={live.online} onSignedOut={props.onSignedOut} />
       <main>
+        {props.meError && (
+          <p class="error" role="alert">
+            {props.meError}
+          </p>
+        )}
         <MyInvitations client={client} onMeChanged={props.onMeChanged} />
+        {live.error && live.org && (
+          <p class="error" role="alert">
+            {live.error}
+          </p>
+        )}
         {live.error && !live.org ? (
           <section class="refusal" aria-label="Not available">
             <h1>This organization is not available</h1>
             <p role="alert">{live.error}</p>
           </section>
         ) : route.view === "task" ? (
-          <TaskView client={client} me={me} live={live} orgId={route.orgId} taskId={route.taskId} sessionId={route.sessionId} />
+          <TaskView client={client} live={live} orgId={route.orgId} taskId={route.taskId} sessionId={route.sessionId} />
         ) : route.view === "team" ? (
           <TeamView client={client} live={live} orgId={route.orgId} onMeChanged={props.onMeChanged} />
         ) : route.view === "workers" ? (

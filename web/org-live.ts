@@ -50,38 +50,40 @@ export function useOrgLive(client: KilnClient, orgId: string): OrgLive {
       if (!stopped) setState((s) => ({ ...s, ...f(s) }));
     };
     // Events are not replayed across a reconnect: read everything again each time it opens.
-    const read = async () => {
-      try {
-        const [org, page, issues, workers, repos] = await Promise.all([
-          client.getOrg(orgId),
-          client.listTasks(orgId, { limit: 200 }),
-          client.listRuntimeIssues(orgId),
-          client.listWorkers({ orgId, limit: 50 }),
-          client.listRepos(orgId),
-        ]);
-        patch((s) => {
-          // An event that arrived during the read is newer than the page it read.
-          const fresh = new Map(page.tasks.map((t) => [t.id, t]));
-          for (const t of s.tasks) {
-            const r = fresh.get(t.id);
-            if (!r || t.updatedAt > r.updatedAt) fresh.set(t.id, t);
-          }
-          return { loaded: true, error: null, org, tasks: [...fresh.values()].sort(byNewest), issues, workers, repos };
-        });
-      } catch (err) {
-        patch(() => ({ loaded: true, error: errorMessage(err) }));
-      }
+    const fail = (err: unknown) => patch(() => ({ loaded: true, error: errorMessage(err) }));
+    // Each part renders as it arrives: the task list does not wait for the slowest read.
+    const read = () => {
+      client.listTasks(orgId, { limit: 200 }).then(
+        (page) =>
+          patch((s) => {
+            // An event that arrived during the read is newer than the page it read.
+            const fresh = new Map(page.tasks.map((t) => [t.id, t]));
+            for (const t of s.tasks) {
+              const r = fresh.get(t.id);
+              if (!r || t.updatedAt > r.updatedAt) fresh.set(t.id, t);
+            }
+            return { loaded: true, tasks: [...fresh.values()].sort(byNewest) };
+          }),
+        fail,
+      );
+      client.getOrg(orgId).then((org) => patch(() => ({ org, error: null })), fail);
+      client.listRuntimeIssues(orgId).then((issues) => patch(() => ({ issues })), fail);
+      client.listWorkers({ orgId, limit: 50 }).then((workers) => patch(() => ({ workers })), fail);
+      client.listRepos(orgId).then((repos) => patch(() => ({ repos })), fail);
     };
+    // Read at once rather than after the subscription opens (a round trip later), and again when it
+    // opens, for whatever changed in between.
+    read();
     const stop = client.subscribeOrganization(orgId, {
       onOpen: () => {
         patch(() => ({ online: true }));
-        void read();
+        read();
       },
       onClose: () => patch(() => ({ online: false })),
       // A refused subscription never opens; the REST read then says why, in Kiln's words.
       onError: () => {
         patch(() => ({ online: false }));
-        void read();
+        read();
       },
       onOrganization: (org) => patch(() => ({ org })),
       onTaskSummary: (task) =>

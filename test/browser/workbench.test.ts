@@ -29,6 +29,8 @@ describe("the workbench page", () => {
 
   it("signs up, adds a local repo, runs a task's session with a streamed reply, stops a turn and shows the diff", { timeout: 180_000 }, async () => {
     const page = await newPage();
+    const elsewhere: string[] = [];
+    page.on("request", (r) => new URL(r.url()).origin !== new URL(kiln.url).origin && elsewhere.push(r.url()));
     await signUpInPage(page, kiln.url, uniqueEmail("page"));
 
     const remote = makeBareRepo("page-flow");
@@ -71,7 +73,36 @@ describe("the workbench page", () => {
     await page.reload();
     await page.getByLabel("Message").waitFor();
     await page.waitForFunction(() => document.querySelector<HTMLTextAreaElement>("textarea[aria-label=Message]")?.value === "half a thought");
+    // Everything the page loads comes from Kiln (RivetKit's client would fetch its devtools from the web).
+    expect(elsewhere).toEqual([]);
     await screenshot(page, "workbench-flow");
+  });
+
+  it("creates a cloud worker, shows its tokens once with copy buttons, follows its status live and deletes it", { timeout: 120_000 }, async () => {
+    const page = await newPage();
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: kiln.url });
+    await signUpInPage(page, kiln.url, uniqueEmail("workers"));
+    await page.getByRole("link", { name: "Workers" }).click();
+    await page.getByLabel("Worker name").fill("builder");
+    await page.getByRole("button", { name: "Create worker" }).click();
+
+    const tokens = page.getByRole("region", { name: "Worker tokens" });
+    const owner = (await tokens.locator('[data-token="owner"]').textContent()) ?? "";
+    expect(owner.length).toBeGreaterThan(20);
+    await tokens.getByRole("button", { name: "Copy owner token" }).click();
+    await tokens.getByRole("button", { name: "Copy owner token" }).getByText("Copied").waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(owner);
+
+    // Provisioning → healthy arrives by the org subscription.
+    const row = page.getByRole("list", { name: "Workers" }).locator("li", { hasText: "builder" });
+    await row.and(page.locator('[data-status="healthy"]')).waitFor({ timeout: 90_000 });
+    await tokens.getByRole("button", { name: "I have copied them" }).click();
+    await tokens.waitFor({ state: "detached" });
+    expect(await page.content()).not.toContain(owner);
+
+    await page.getByRole("button", { name: "Delete worker builder" }).click();
+    await row.waitFor({ state: "detached", timeout: 60_000 });
+    await screenshot(page, "workbench-workers");
   });
 
   it("shows a non-member a refusal, not the org's data", { timeout: 90_000 }, async () => {

@@ -4,7 +4,8 @@ import { href, navigate, type Route } from "../route.js";
 
 interface Props {
   client: KilnClient;
-  me: Me;
+  /** Null until `/v1/me` answers: the org view does not wait for it. */
+  me: Me | null;
   orgId: string;
   view: Route["view"];
   online: boolean;
@@ -17,7 +18,7 @@ export function Header({ client, me, orgId, view, online, onSignedOut }: Props) 
     await client.signOut().catch(() => undefined);
     onSignedOut();
   };
-  const known = me.organizations.some((o) => o.id === orgId);
+  const known = me?.organizations.some((o) => o.id === orgId) ?? false;
   return (
     <header class="top">
       <a class="brand" href={href.org(orgId)}>
@@ -27,7 +28,7 @@ export function Header({ client, me, orgId, view, online, onSignedOut }: Props) 
         <span class="sr-only">Organization</span>
         <select aria-label="Organization" value={orgId} onChange={(e) => navigate(href.org(e.currentTarget.value))}>
           {!known && <option value={orgId}>{orgId}</option>}
-          {me.organizations.map((o) => (
+          {me?.organizations.map((o) => (
             <option key={o.id} value={o.id}>
               {o.name} ({o.kind})
             </option>
@@ -48,8 +49,8 @@ export function Header({ client, me, orgId, view, online, onSignedOut }: Props) 
       <span class={online ? "status online" : "status offline"} role="status" aria-live="polite">
         {online ? "Live" : "Offline, reconnecting…"}
       </span>
-      <span class="me" title={me.user.email}>
-        {me.user.email}
+      <span class="me" title={me?.user.email}>
+        {me?.user.email}
       </span>
       <button type="button" onClick={() => void signOut()}>
         Sign out

@@ -1,6 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
-import type { Me } from "../../shared/schemas/auth.js";
 import type { SessionEvent, SessionSummary } from "../../shared/schemas/session.js";
 import type { SessionWorkbench, TaskDetail, Workbench } from "../../shared/schemas/task.js";
 import { ErrorText, errorMessage, useAction } from "../errors.js";
@@ -8,7 +7,6 @@ import { toBlocks } from "../transcript.js";
 
 interface Props {
   client: KilnClient;
-  me: Me;
   orgId: string;
   task: TaskDetail;
   sessionId: string;

@@ -1,6 +1,5 @@
 import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
-import type { Me } from "../../shared/schemas/auth.js";
 import type { DiffSummary, TaskDetail } from "../../shared/schemas/task.js";
 import { ErrorText, useAction } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
@@ -8,18 +7,17 @@ import { href, navigate } from "../route.js";
 import { useTaskLive } from "../task-live.js";
 import { RuntimeIssuesBanner } from "./issues.js";
 import { SessionPane } from "./session.js";
-import { PhaseBadge, TaskList } from "./tasks.js";
+import { PhaseBadge, PullRequestBadge, TaskList } from "./tasks.js";
 
 interface Props {
   client: KilnClient;
-  me: Me;
   live: OrgLive;
   orgId: string;
   taskId: string;
   sessionId?: string;
 }
 
-export function TaskView({ client, me, live, orgId, taskId, sessionId }: Props) {
+export function TaskView({ client, live, orgId, taskId, sessionId }: Props) {
   const summary = live.tasks.find((t) => t.id === taskId);
   const t = useTaskLive(client, orgId, taskId, summary?.repoId);
   const task = t.task;
@@ -45,7 +43,6 @@ export function TaskView({ client, me, live, orgId, taskId, sessionId }: Props) 
                 <SessionPane
                   key={sessionId}
                   client={client}
-                  me={me}
                   orgId={orgId}
                   task={task}
                   sessionId={sessionId}
@@ -73,7 +70,12 @@ function TaskHeader({ client, orgId, task, onTask }: { client: KilnClient; orgId
     <header class="task-head">
       <h1>{task.title}</h1>
       <p class="meta">
-        <PhaseBadge task={task} /> <span>Branch</span> <code class="branch" data-testid="branch">{task.branch}</code>
+        <PhaseBadge task={task} /> <span>Branch</span> <code class="branch" data-testid="branch">{task.branch}</code>{" "}
+        {task.pullRequest && (
+          <a href={task.pullRequest.url} target="_blank" rel="noreferrer">
+            <PullRequestBadge pr={task.pullRequest} />
+          </a>
+        )}
       </p>
       {task.lifecycle.message && (
         <p class="error" role="alert">

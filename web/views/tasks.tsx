@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
+import type { PullRequestRef } from "../../shared/schemas/github.js";
 import type { TaskSummary } from "../../shared/schemas/task.js";
 import { ErrorText, useAction } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
@@ -17,11 +18,23 @@ export function TaskList({ live, orgId, selected }: { live: OrgLive; orgId: stri
             <span class="title">{t.title}</span>
             <span class="meta">
               <PhaseBadge task={t} /> <code class="branch">{t.branch}</code> <span class="muted">{repoName(t.repoId)}</span>
+              {t.pullRequest && <PullRequestBadge pr={t.pullRequest} />}
             </span>
           </a>
         </li>
       ))}
     </ul>
+  );
+}
+
+/** The task's pull request and its CI state, when it has one (GitHub repositories). */
+export function PullRequestBadge({ pr }: { pr: PullRequestRef }) {
+  const checks = pr.checks.state === "none" ? "" : pr.checks.state === "failure" ? `, CI failed (${pr.checks.failed}/${pr.checks.total})` : `, CI ${pr.checks.state}`;
+  return (
+    <span class={`badge pr ${pr.state} ci-${pr.checks.state}`}>
+      PR #{pr.number} {pr.draft ? "draft" : pr.state}
+      {checks}
+    </span>
   );
 }
 
