@@ -14,6 +14,7 @@ import { appendHistory, publishTask } from "./publish.js";
 import { finishTurn, openSession } from "./sessions.js";
 import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
 import { runTaskCommand } from "./workflow.js";
+import { own } from "../../shared/records.js";
 
 function invalid(message: string): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.invalidRequest });
@@ -153,7 +154,7 @@ async function updateWorkbench(c: WorkbenchContext, id: string, change: { draft?
   const userId = c.conn.state.userId;
   if (!userId) throw invalid("Workbench state belongs to a user.");
   const mine = (c.state.workbench[userId] ??= { sessions: {} });
-  const prev = mine.sessions[id] ?? { draft: "", unread: false, updatedAt: "" };
+  const prev = own(mine.sessions, id) ?? { draft: "", unread: false, updatedAt: "" };
   mine.sessions[id] = { ...prev, ...change, updatedAt: new Date().toISOString() };
   await c.saveState({ immediate: true });
   for (const conn of c.conns.values()) {

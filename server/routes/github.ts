@@ -7,9 +7,9 @@ import { GitHubStatusSchema } from "../../shared/schemas/github.js";
 import { orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { OrgParams } from "./params.js";
 
 const tags = ["github"];
-const OrgParams = z.object({ orgId: z.string().max(256) });
 const Status = jsonResponse(z.object({ github: GitHubStatusSchema }), "The organization's GitHub connection");
 
 const getStatus = createRoute({
