@@ -6,11 +6,17 @@
  * Usage: node --import tsx bench/load.ts '<LoadSpec as JSON>'
  * Prints one line of JSON (LoadResult) on stdout.
  */
+import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
 export interface LoadSpec {
   url: string;
   headers: Record<string, string>;
+  /**
+   * Device polls (bench/devices.ts): a JSON file of `[token, workerId][]`. Each request is then a
+   * `POST` with the next device's token and `{"worker_id"}` body, so the load spreads over them all.
+   */
+  devicesFile?: string;
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
@@ -37,13 +43,26 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
+function devicePolls(file: string): autocannon.Request {
+  const devices = JSON.parse(readFileSync(file, "utf8")) as [string, string][];
+  let next = 0;
+  return {
+    method: "POST",
+    setupRequest: (req) => {
+      const [token, workerId] = devices[next++ % devices.length]!;
+      return { ...req, method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: `{"worker_id":"${workerId}"}` };
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const arg = process.argv[2];
   if (!arg) throw new Error("usage: load.ts '<json spec>'");
   const spec = JSON.parse(arg) as LoadSpec;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const base = { url: spec.url, headers: spec.headers, connections: spec.connections, pipelining: 1 };
+  const base: autocannon.Options = { url: spec.url, headers: spec.headers, connections: spec.connections, pipelining: 1 };
+  if (spec.devicesFile) base.requests = [devicePolls(spec.devicesFile)];
   if (spec.warmupSeconds > 0) await run({ ...base, duration: spec.warmupSeconds });
   const r = await run({ ...base, duration: spec.durationSeconds });
   const cpu = process.cpuUsage(cpu0);

@@ -32,7 +32,7 @@ function requireLive(s: DeviceState): void {
 export const device = actor({
   createState: (_c, input: DeviceInput | undefined): DeviceState => initialDeviceState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
-  createVars: (): { lock: ActorLock; lastSeenWrittenAt: number; lastSeenAt: string | null } => ({ lock: new ActorLock(), lastSeenWrittenAt: 0, lastSeenAt: null }),
+  createVars: (): { lock: ActorLock; lastSeenAt: string | null } => ({ lock: new ActorLock(), lastSeenAt: null }),
   actions: {
     view: (c): Device => deviceView(deviceSnapshot(c.state), c.vars.lastSeenAt, c.state.createdAt),
 
@@ -64,8 +64,9 @@ export const device = actor({
           await c.saveState({ immediate: true });
           await actorServices().devices.sync(deviceSnapshot(s));
         }
-        if (now - c.vars.lastSeenWrittenAt >= LAST_SEEN_WRITE_MS) {
-          c.vars.lastSeenWrittenAt = now;
+        // Kept in state (flushed with the next save, never forced), so a woken actor does not write again at once.
+        if (now - (s.lastSeenWrittenAt ?? 0) >= LAST_SEEN_WRITE_MS) {
+          s.lastSeenWrittenAt = now;
           await actorServices().devices.seen(s.deviceId, new Date(now));
         }
         if (!s.announced) await announce(c);

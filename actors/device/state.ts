@@ -25,6 +25,8 @@ export interface DeviceState extends Omit<DeviceInput, "orgId"> {
   /** Whether the organization has heard of the registration (its default watcher); retried on later polls until it has. */
   announced: boolean;
   deleted: boolean;
+  /** When `last_seen_at` last reached the device index (ms); absent in devices registered before it was kept. */
+  lastSeenWrittenAt?: number;
   /** Runs offered to this device and not yet claimed, oldest first. */
   offers: RunRef[];
   /** Runs this device claimed and has not finished. */
