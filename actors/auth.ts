@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { UserError } from "rivetkit";
 import type { z } from "zod";
+import type { ErrorCode } from "../shared/errors.js";
 import { actorServices } from "./services.js";
 
 /**
@@ -31,7 +32,7 @@ export const ACTOR_ERRORS = {
   repoUnreachable: "repo_unreachable",
   repoNotFound: "repo_not_found",
   taskNotFound: "task_not_found",
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 export function forbidden(message = "You are not a member of this organization."): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.forbidden });

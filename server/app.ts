@@ -15,6 +15,7 @@ import { createAuth, type KilnAuth } from "./auth.js";
 import type { KilnConfig } from "./config.js";
 import { lockDataDir, resolveAuthSecret } from "./data-dir.js";
 import { openAppDatabase, type AppDatabase } from "./db/index.js";
+import { limitBody, MAX_BODY_BYTES } from "./middleware/body-limit.js";
 import { handleError, handleNotFound } from "./middleware/errors.js";
 import { requestContext } from "./middleware/request-context.js";
 import { requireSession, sessionResolver } from "./middleware/session.js";
@@ -24,9 +25,10 @@ import { resumeProvisioning } from "./recovery.js";
 import { Organizations } from "./organizations.js";
 import { RIVET_BASE_PATH, RIVET_MAX_MESSAGE_BYTES, startRivet, type KilnClient } from "./rivet.js";
 import { authRoutes } from "./routes/auth.js";
+import { AuthLimits } from "./auth-limits.js";
+import { ClientAddresses } from "./client-address.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
-import { workerHealthRoutes } from "./routes/workers.js";
 import { apiRoutes } from "./routes/api.js";
 import { webRoutes } from "./routes/web.js";
 import { loadWebBundle } from "./web-bundle.js";
@@ -39,7 +41,7 @@ import { createGitHubServices, recordGitHubSignIn, resumeGitHub } from "./github
 import { PersonalTokens } from "./tokens.js";
 import { Devices } from "./devices.js";
 import { mountDeviceApi } from "./device-api.js";
-import { limitBody } from "./middleware/body-limit.js";
+import { workerHealthRoutes, workerRoutes } from "./routes/workers.js";
 import { Paywall } from "./paywall.js";
 import { Workers } from "./workers.js";
 import { requireOrgMember } from "./middleware/org-member.js";
@@ -202,8 +204,12 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     // Only browsers send Origin. Setting CORS headers before the handler makes Hono rebuild every
     // response as a Node Response (about a third of a cheap route's time), so other clients skip it.
     app.use("*", (c, next) => (c.req.header("origin") ? corsHeaders(c, next) : next()));
+    app.use("*", limitBody(MAX_BODY_BYTES, { except: RIVET_BASE_PATH }));
     app.route("/", healthRoutes({ version: VERSION, db: db.kind, actors: rivet.mode, healthy: () => db.healthy() }));
-    app.route("/", authRoutes(auth));
+    app.route(
+      "/",
+      authRoutes(auth, config.authRateLimit ? { limits: new AuthLimits(), addresses: new ClientAddresses(config.trustedProxies) } : undefined),
+    );
     app.route("/", workerHealthRoutes(workers));
     app.route("/", githubWebhookRoutes({ app: config.githubApp, index: githubIndex, client: () => rivet.client }));
     app.use("/v1/*", requireSession(resolveSession, tokens));

@@ -63,6 +63,9 @@ export function createAuth(opts: AuthOptions) {
     // OAuth tokens (GitHub sign-in) are kept encrypted in the account table, never in plain text.
     account: { encryptOAuthTokens: true },
     telemetry: { enabled: false },
+    // Kiln limits these routes itself (routes/auth.ts), keyed on the real client address:
+    // better-auth's own limiter trusts X-Forwarded-For from anyone, or puts everyone in one bucket.
+    rateLimit: { enabled: false },
     // better-auth skips origin checks when NODE_ENV=test; Kiln checks them everywhere, so tests see production behaviour.
     advanced: { disableOriginCheck: false },
     logger: {

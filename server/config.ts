@@ -6,6 +6,7 @@ import { parseEnv } from "node:util";
 import { z } from "zod";
 import type { DaytonaProviderConfig } from "../actors/sandbox/daytona.js";
 import type { RenderProviderConfig } from "../actors/sandbox/render.js";
+import { parseCidr, type Cidr } from "./client-address.js";
 import { TASK_SANDBOX_PROVIDERS, WORKER_PROVISIONERS } from "../shared/providers.js";
 import type { PolarGateConfig } from "./paywall.js";
 
@@ -96,6 +97,16 @@ const FieldsSchema = z
     RENDER_WORKER_REGION: optionalString,
     RENDER_WORKER_HEALTH_PATH: optionalString.pipe(z.string().startsWith("/", "must start with /").optional()),
     KILN_ALLOW_LOCAL_REMOTES: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
+    KILN_TRUSTED_PROXIES: z
+      .string()
+      .default("")
+      .transform((v) => v.split(",").map((p) => p.trim()).filter(Boolean))
+      .superRefine((entries, ctx) => {
+        const bad = entries.filter((e) => !parseCidr(e));
+        if (bad.length) ctx.addIssue({ code: "custom", message: `must be comma-separated IP addresses or CIDRs (10.0.0.0/8, fd00::/8); not: ${bad.join(", ")}` });
+      })
+      .transform((entries) => entries.map((e) => parseCidr(e)).filter((c): c is Cidr => c !== null)),
+    KILN_AUTH_RATE_LIMIT: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
     RIVET_ENDPOINT: optionalString.pipe(url(["http:", "https:"], "http(s)").optional()),
     RIVET_TOKEN: optionalString,
     RIVET_NAMESPACE: optionalString,
@@ -163,6 +174,10 @@ export interface KilnConfig {
   githubApp: GitHubAppConfig | undefined;
   google: OAuthClient | undefined;
   rivet: { endpoint: string; token: string | undefined; namespace: string | undefined } | undefined;
+  /** Proxies whose X-Forwarded-For Kiln believes (KILN_TRUSTED_PROXIES); nobody else's. */
+  trustedProxies: Cidr[];
+  /** Sign-in and sign-up limits (KILN_AUTH_RATE_LIMIT); on unless turned off explicitly. */
+  authRateLimit: boolean;
   /** Repos from local paths and file:// URLs: on by default outside production, for development. */
   allowLocalRemotes: boolean;
   /**
@@ -275,6 +290,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       (["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] as const).flatMap((k) => (e[k] ? [[k, e[k]] as [string, string]] : [])),
     ),
     allowLocalRemotes: e.KILN_ALLOW_LOCAL_REMOTES ? e.KILN_ALLOW_LOCAL_REMOTES === "true" : e.NODE_ENV !== "production",
+    trustedProxies: e.KILN_TRUSTED_PROXIES,
+    authRateLimit: e.KILN_AUTH_RATE_LIMIT === "on",
     rivet: e.RIVET_ENDPOINT ? { endpoint: e.RIVET_ENDPOINT, token: e.RIVET_TOKEN, namespace: e.RIVET_NAMESPACE } : undefined,
   };
 }

@@ -20,6 +20,8 @@ export interface KilnEnv {
     session: SessionInfo;
     /** Set by requireOrgMember once the caller is known to belong to it. */
     orgId: string;
+    /** The caller's address for better-auth's limits (socket, or X-Forwarded-For from a trusted proxy). */
+    clientAddress: string;
     /** Set when the request authenticated with a personal access token instead of a session. */
     tokenId: string | undefined;
   };

@@ -2,6 +2,35 @@
  * Every error Kiln returns to a client has a stable snake_case code, defined here once.
  * Routes throw these; the error middleware maps them to `{ error, message, details? }`.
  */
+/**
+ * What a sandbox provider (local sandbox-agent, Daytona, Render) reports when it fails. They cross
+ * the actor boundary with these codes. A provider that failed is a bad gateway (502), one still
+ * settling is unavailable for now (503); neither is Kiln's own internal error.
+ */
+const SANDBOX_ERROR_STATUS = {
+  binary_missing: 503,
+  port_in_use: 503,
+  create_failed: 502,
+  start_failed: 502,
+  server_unhealthy: 502,
+  clone_failed: 502,
+  checkout_failed: 502,
+  command_failed: 502,
+  command_timeout: 504,
+  sandbox_not_found: 404,
+  /** The instance ended in a failed state (a sandbox in `error`, a failed deploy): retrying will not help. */
+  instance_failed: 502,
+  /** Still settling (a sandbox being created, a deploy in progress): ask again later. */
+  not_ready: 503,
+  /** The provider cannot do this (commands on a Render worker). */
+  unsupported: 422,
+  /** Anything else a provider threw. */
+  sandbox_failed: 502,
+  /** A cloud worker's instance could not be provisioned. */
+  provisioning_failed: 502,
+} as const;
+export type SandboxErrorCode = keyof typeof SANDBOX_ERROR_STATUS;
+
 export const ERROR_STATUS = {
   invalid_request: 400,
   workspace_path_required: 400,
@@ -18,6 +47,7 @@ export const ERROR_STATUS = {
   org_not_found: 404,
   repo_not_found: 404,
   task_not_found: 404,
+  session_not_found: 404,
   worker_not_found: 404,
   token_not_found: 404,
   device_not_found: 404,
@@ -41,6 +71,7 @@ export const ERROR_STATUS = {
   service_unavailable: 503,
   billing_unavailable: 503,
   github_not_configured: 503,
+  ...SANDBOX_ERROR_STATUS,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -91,12 +122,6 @@ export class UnauthorizedError extends KilnError {
 export class ForbiddenError extends KilnError {
   constructor(message = "You are not allowed to do this.") {
     super("forbidden", message);
-  }
-}
-
-export class NotFoundError extends KilnError {
-  constructor(message = "Not found.") {
-    super("not_found", message);
   }
 }
 

@@ -236,7 +236,7 @@ describe("repositories, tasks and history", () => {
       const benView = (await B.get<TaskView>(`/v1/orgs/${orgId}/tasks/${t.id}`)).body;
       expect(annView.workbench.sessions.s1).toMatchObject({ draft: "Ann's draft", unread: true });
       expect(benView.workbench.sessions.s1).toMatchObject({ draft: "Ben's draft", unread: false });
-      expect((await A.put(`/v1/orgs/${orgId}/tasks/${t.id}/sessions/bad%20id/draft`, { text: "x" })).status).toBe(400);
+      expect((await A.put(`/v1/orgs/${orgId}/tasks/${t.id}/sessions/bad%20id/draft`, { text: "x" })).body).toMatchObject({ error: "session_not_found" });
     });
   });
 

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
@@ -217,6 +218,25 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     const archived = await view((v) => v.task.lifecycle.state === "archived");
     expect(archived.body.task.lifecycle.message).toBe("Pull request #7 merged");
     expect(archived.body.task.pullRequest?.state).toBe("merged");
+  });
+
+  it("opens a pull request from a task: pushes its branch, and links an open one instead of duplicating it", async () => {
+    const annToken = await signInWithGitHub(kiln.url, ann);
+    const task = await as(annToken).createTask(orgId, { repoId: "gh-301", prompt: "Write the docs", branch: "add-docs" });
+    expect((await as(annToken).settled(orgId, task.id)).task.lifecycle.state).toBe("ready");
+    const opened = await as(annToken).post<{ pullRequest: { number: number; state: string } }>(`/v1/orgs/${orgId}/tasks/${task.id}/pull-request`, { title: "Docs", draft: true });
+    expect(opened.status).toBe(201);
+    expect(fake.pulls("acme/api").filter((p) => p.head === "add-docs")).toMatchObject([{ number: opened.body.pullRequest.number, title: "Docs", draft: true, base: "main" }]);
+    expect(execFileSync("git", ["ls-remote", apiRemote, "refs/heads/add-docs"]).toString()).toContain("refs/heads/add-docs");
+    const again = await as(annToken).post<{ pullRequest: { number: number } }>(`/v1/orgs/${orgId}/tasks/${task.id}/pull-request`);
+    expect(again).toMatchObject({ status: 200, body: { pullRequest: { number: opened.body.pullRequest.number } } });
+    expect(fake.pulls("acme/api").filter((p) => p.head === "add-docs")).toHaveLength(1);
+    const view = await as(annToken).get<TaskView>(`/v1/orgs/${orgId}/tasks/${task.id}`);
+    expect(view.body.task.pullRequest).toMatchObject({ number: opened.body.pullRequest.number, state: "open" });
+    // A task on a repository that is not GitHub's has no pull request to open.
+    const personal = `personal-${(await as(annToken).get<{ user: { id: string } }>("/v1/me")).body.user.id}`;
+    const local = await as(annToken).createTask(personal, { repoId: await as(annToken).addRepo(personal, makeBareRepo("plain")), prompt: "x" });
+    expect((await as(annToken).post(`/v1/orgs/${personal}/tasks/${local.id}/pull-request`)).status).toBe(409);
   });
 
   it("keeps no GitHub OAuth token in plain text: not in actor storage, not in the account table, not in any answer", async () => {

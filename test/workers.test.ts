@@ -93,7 +93,7 @@ describe.each(backends)("cloud workers on the local provisioner (%s)", (backend)
 
   it("hides workers from non-members and unknown ids behind 404 worker_not_found", async () => {
     const mine = (await A.get<{ workers: WorkerView[] }>("/v1/workers")).body.workers[0]!;
-    for (const r of [await O.get(`/v1/workers/${mine.worker.id}`), await A.get("/v1/workers/w_doesnotexist00000"), await A.get("/v1/workers/not-an-id")]) {
+    for (const r of [await O.get(`/v1/workers/${mine.worker.id}`), await A.get("/v1/workers/w_doesnotexist00000"), await A.get("/v1/workers/not-an-id"), await A.get(`/v1/workers/w_${"x".repeat(63)}`)]) {
       expect(r.status).toBe(404);
       expect(r.body).toMatchObject({ error: "worker_not_found" });
     }

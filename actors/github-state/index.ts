@@ -10,6 +10,7 @@ import { migrations } from "./migrations.js";
 import { currentStatus, publishMembers } from "./publish.js";
 import { initialGitHubState, type GitHubState, type GitHubStateInput, type GitHubWork } from "./state.js";
 import { runGitHubWork } from "./workflow.js";
+import { openPullRequest, type OpenPullRequest } from "./pull-requests.js";
 import { schema } from "./db.js";
 
 /** A webhook delivery, verified by the gateway, as it is recorded. */
@@ -112,6 +113,18 @@ export const githubState = actor({
     memberSignedIn: async (c): Promise<void> => {
       requireInternal(c.conn.state);
       if (c.state.installation) await publishMembers(c);
+    },
+
+    /** Kiln-internal (the route checked membership): push a task's branch and open (or link) its pull request. */
+    openPullRequest: async (c, req: OpenPullRequest) => {
+      requireInternal(c.conn.state);
+      return openPullRequest(c, req);
+    },
+
+    /** Kiln-internal (a task cloning): the installation to mint a token for, or null. Not a secret. */
+    installationId: (c): number | null => {
+      requireInternal(c.conn.state);
+      return c.state.installation && c.state.status !== "disconnected" ? c.state.installation.id : null;
     },
 
     /** Kiln-internal: the pull request recorded for a branch, if any (linking a task's PR). */

@@ -15,6 +15,7 @@ import { actorLog, actorServices } from "../services.js";
 import { scheduleProblems, validTimezone } from "../watcher/schedule.js";
 import type { WatcherInput } from "../watcher/state.js";
 import type { OrganizationState } from "./index.js";
+import { own } from "../../shared/records.js";
 
 /**
  * What the OrganizationActor keeps for the device API: its agents, the index of its watchers
@@ -172,7 +173,7 @@ export const orgDeviceActions = {
   updateAgent: async (c: OrgCtx, agentId: string, body: unknown): Promise<Agent> => {
     requireUser(c);
     const patch = parseInput(UpdateAgentBodySchema, body, "Invalid agent.");
-    const agent = defaults(c).agents[String(agentId)];
+    const agent = own(defaults(c).agents, String(agentId));
     if (!agent) throw new UserError("No such agent.", { code: "agent_not_found" });
     Object.assign(agent, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)), { updatedAt: new Date().toISOString() });
     await c.saveState({ immediate: true });
@@ -184,7 +185,7 @@ export const orgDeviceActions = {
     requireUser(c);
     const d = defaults(c);
     const id = String(agentId);
-    if (!d.agents[id]) throw new UserError("No such agent.", { code: "agent_not_found" });
+    if (!own(d.agents, id)) throw new UserError("No such agent.", { code: "agent_not_found" });
     delete d.agents[id];
     const users = Object.values(d.watchers).filter((w) => w.agentId === id);
     for (const w of users) w.agentId = null;
@@ -199,7 +200,7 @@ export const orgDeviceActions = {
   /** Kiln-internal (WatcherActor): an agent's current definition, or null. */
   getAgent: (c: OrgCtx, agentId: string): Agent | null => {
     requireInternal(c);
-    return defaults(c).agents[String(agentId)] ?? null;
+    return own(defaults(c).agents, String(agentId)) ?? null;
   },
 
   listWatchers: (c: OrgCtx): WatcherSummary[] => Object.values(defaults(c).watchers).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),

@@ -22,6 +22,7 @@ import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssue
 import { migrations } from "./migrations.js";
 import { TaskListView } from "./task-index.js";
 import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { own } from "../../shared/records.js";
 
 
 /** Input given when Kiln creates an organization; clients can never create one. */
@@ -132,13 +133,13 @@ export const organization = actor({
     /** The calling user's role. */
     myRole: (c): OrgMemberRole | null => {
       const userId = c.conn.state.userId;
-      return userId ? (c.state.members[userId]?.role ?? null) : null;
+      return userId ? (own(c.state.members, userId)?.role ?? null) : null;
     },
 
     /** Owners and admins rename the organization. Personal orgs keep their owner's name. */
     updateProfile: async (c, update: unknown): Promise<OrgSummary> => {
       const userId = c.conn.state.userId;
-      const role = userId ? c.state.members[userId]?.role : undefined;
+      const role = userId ? own(c.state.members, userId)?.role : undefined;
       if (!c.conn.state.internal && (!role || !MANAGER_ROLES.includes(role))) {
         throw forbidden("Only owners and admins can change the organization.");
       }
@@ -153,7 +154,7 @@ export const organization = actor({
      */
     updateSettings: async (c, update: unknown): Promise<OrgSummary> => {
       const userId = c.conn.state.userId;
-      const role = userId ? c.state.members[userId]?.role : undefined;
+      const role = userId ? own(c.state.members, userId)?.role : undefined;
       if (userId ? !role || !MANAGER_ROLES.includes(role) : !c.conn.state.internal) {
         throw forbidden("Only owners and admins can change the organization's settings.");
       }
@@ -433,7 +434,7 @@ export const organization = actor({
     removeMember: async (c, userId: string): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       requireExists(c.state);
-      if (c.state.members[userId]?.role === "owner" && c.state.kind === "personal") {
+      if (own(c.state.members, userId)?.role === "owner" && c.state.kind === "personal") {
         throw new UserError("A personal organization always keeps its owner.", { code: ACTOR_ERRORS.conflict });
       }
       delete c.state.members[userId];

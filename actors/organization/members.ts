@@ -4,6 +4,7 @@ import type { OrgKind, OrgMember, OrgMemberRole } from "../../shared/schemas/org
 import { InviteBodySchema, MemberRoleBodySchema } from "../../shared/schemas/members.js";
 import { ACTOR_ERRORS, forbidden, parseInput, type Caller } from "../auth.js";
 import type { OrgInvitationRow } from "../services.js";
+import { own } from "../../shared/records.js";
 
 /**
  * Membership rules for team organizations. Every function here reads and writes the actor's
@@ -59,8 +60,9 @@ export function invite(state: MembershipState, caller: Caller, body: unknown): O
 
 export function revokeInvitation(state: MembershipState, caller: Caller, invitationId: string): void {
   requireManager(state, caller);
-  if (!state.invitations?.[invitationId]) throw invitationNotFound();
-  delete state.invitations[invitationId];
+  const invitations = state.invitations;
+  if (!invitations || !own(invitations, invitationId)) throw invitationNotFound();
+  delete invitations[invitationId];
 }
 
 /**
@@ -79,7 +81,7 @@ export function changeRole(state: MembershipState, caller: Caller, userId: strin
   requireTeam(state);
   const callerRole = requireManager(state, caller);
   const { role } = parseInput(MemberRoleBodySchema, body, "Invalid role.");
-  const member = state.members[userId];
+  const member = own(state.members, userId);
   if (!member) throw memberNotFound();
   if ((member.role === "owner" || role === "owner") && callerRole !== "owner") throw forbidden("Only owners can grant or take the owner role.");
   if (member.role === "owner" && role !== "owner" && owners(state) === 1) {
@@ -91,7 +93,7 @@ export function changeRole(state: MembershipState, caller: Caller, userId: strin
 /** Owners and admins remove others (admins not owners); anyone may leave. The last owner stays. */
 export function removeMemberAs(state: MembershipState, caller: Caller, userId: string): void {
   requireTeam(state);
-  const member = state.members[userId];
+  const member = own(state.members, userId);
   if (caller.userId !== userId) {
     const callerRole = requireManager(state, caller);
     if (!member) throw memberNotFound();

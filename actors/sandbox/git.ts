@@ -16,13 +16,20 @@ function git(exec: SandboxExec, args: string[], cwd = WORKDIR, timeoutMs = 120_0
   return exec({ command: "git", args, cwd, timeoutMs });
 }
 
+/** A GitHub token as an HTTP header for one git command, through git's environment (git 2.31+). */
+function tokenEnv(token: string | undefined): Record<string, string> {
+  if (!token) return {};
+  return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraheader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}` };
+}
+
 /** Git operations on a task's working copy, all run inside its sandbox. */
 export const sandboxGit = {
-  async clone(exec: SandboxExec, remoteUrl: string): Promise<void> {
+  /** `token` (a GitHub installation token) goes to git through its environment for this command only, as in `push`. */
+  async clone(exec: SandboxExec, remoteUrl: string, token?: string): Promise<void> {
     const existing = await git(exec, ["rev-parse", "--is-inside-work-tree"]).catch(() => undefined);
     if (existing?.exitCode === 0) return; // A clone that finished before a restart is kept.
     await exec({ command: "rm", args: ["-rf", WORKDIR], cwd: "." });
-    const r = await git(exec, ["clone", "--quiet", "--", remoteUrl, WORKDIR], ".");
+    const r = await exec({ command: "git", args: ["clone", "--quiet", "--", remoteUrl, WORKDIR], cwd: ".", timeoutMs: 120_000, env: tokenEnv(token) });
     if (r.exitCode !== 0) throw new SandboxError("clone_failed", `Cloning ${remoteUrl} failed: ${lastLine(r)}`);
   },
 
@@ -30,6 +37,15 @@ export const sandboxGit = {
   async checkout(exec: SandboxExec, branch: string): Promise<void> {
     const r = await git(exec, ["checkout", "--quiet", "-B", branch]);
     if (r.exitCode !== 0) throw new SandboxError("checkout_failed", `Checking out ${branch} failed: ${lastLine(r)}`);
+  },
+
+  /**
+   * Pushes HEAD to `branch` on origin. A token goes to git through its environment
+   * (GIT_CONFIG_*) for this one command: never into the working copy's config, a remote URL or argv.
+   */
+  async push(exec: SandboxExec, branch: string, token?: string): Promise<void> {
+    const r = await exec({ command: "git", args: ["push", "--quiet", "origin", `HEAD:refs/heads/${branch}`], cwd: WORKDIR, timeoutMs: 120_000, env: tokenEnv(token) });
+    if (r.exitCode !== 0) throw new SandboxError("command_failed", `Pushing ${branch} failed: ${lastLine(r).replaceAll(token ?? "\u0000", "***")}`);
   },
 
   async currentBranch(exec: SandboxExec): Promise<string> {

@@ -1,3 +1,4 @@
+import type { SandboxErrorCode } from "../../shared/errors.js";
 import type { ProviderId } from "../../shared/providers.js";
 
 /**
@@ -27,24 +28,8 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** Stable codes for provisioning failures, shared by all providers; each maps to a message a user can act on. */
-export type SandboxErrorCode =
-  | "binary_missing"
-  | "port_in_use"
-  | "create_failed"
-  | "start_failed"
-  | "server_unhealthy"
-  | "clone_failed"
-  | "checkout_failed"
-  | "command_failed"
-  | "command_timeout"
-  | "sandbox_not_found"
-  /** The instance ended in a failed state (a sandbox in `error`, a failed deploy): retrying will not help. */
-  | "instance_failed"
-  /** Still settling (a sandbox being created, a deploy in progress): ask again later. */
-  | "not_ready"
-  /** The provider cannot do this (commands on a Render worker). */
-  | "unsupported";
+/** Stable codes for provisioning failures, shared by all providers; each maps to an HTTP status in `shared/errors.ts`. */
+export type { SandboxErrorCode };
 
 export class SandboxError extends Error {
   constructor(

@@ -10,10 +10,12 @@ import { actorServices } from "../services.js";
 import type { SessionSummary } from "../../shared/schemas/session.js";
 import type { PullRequestRef } from "../../shared/schemas/github.js";
 import { renameBranch } from "./branch.js";
-import { appendHistory, publishTask } from "./publish.js";
+import { appendHistory, publishTask, taskExec } from "./publish.js";
+import { sandboxGit } from "../sandbox/git.js";
 import { finishTurn, openSession } from "./sessions.js";
 import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
 import { runTaskCommand } from "./workflow.js";
+import { own } from "../../shared/records.js";
 
 function invalid(message: string): UserError {
   return new UserError(message, { code: ACTOR_ERRORS.invalidRequest });
@@ -128,6 +130,21 @@ export const task = actor({
       }
     },
 
+    /**
+     * Kiln-internal (GitHubStateActor): pushes the task branch to its GitHub repository, with the
+     * installation's token for that one git command. Returns the branch pushed.
+     */
+    pushBranch: async (c, opts: { installationId: number }): Promise<{ branch: string; title: string; prompt: string }> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      return c.vars.lock.run(async () => {
+        if (c.state.lifecycle.state !== "ready") throw new UserError("The task is not ready: push its branch once it is.", { code: ACTOR_ERRORS.conflict });
+        const github = actorServices().github;
+        const token = github ? await github.app.installationToken(opts.installationId) : undefined;
+        await sandboxGit.push(taskExec(c), c.state.branch, token);
+        return { branch: c.state.branch, title: c.state.title, prompt: c.state.prompt };
+      });
+    },
+
     /** Kiln-internal: a TaskSessionActor reports the end of a turn sent by `senderId`. */
     turnFinished: async (c, sessionId: string, senderId: string): Promise<void> => {
       if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
@@ -153,7 +170,7 @@ async function updateWorkbench(c: WorkbenchContext, id: string, change: { draft?
   const userId = c.conn.state.userId;
   if (!userId) throw invalid("Workbench state belongs to a user.");
   const mine = (c.state.workbench[userId] ??= { sessions: {} });
-  const prev = mine.sessions[id] ?? { draft: "", unread: false, updatedAt: "" };
+  const prev = own(mine.sessions, id) ?? { draft: "", unread: false, updatedAt: "" };
   mine.sessions[id] = { ...prev, ...change, updatedAt: new Date().toISOString() };
   await c.saveState({ immediate: true });
   for (const conn of c.conns.values()) {

@@ -1,6 +1,7 @@
 import type { Client } from "rivetkit";
 import type { HistoryKind, TaskDetail } from "../../shared/schemas/task.js";
 import { internalParams } from "../auth.js";
+import { relayingErrors } from "../errors.js";
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { nextRevision } from "../revision.js";
@@ -45,15 +46,18 @@ export async function appendHistory(c: TaskContext, kind: HistoryKind, message: 
 
 /**
  * The task's current sandbox, addressed by identity. The SandboxInstanceActor owns it; the task
- * only holds the reference, so a later sandbox for the same task is a new identity.
+ * only holds the reference, so a later sandbox for the same task is a new identity. Its failures
+ * keep their provider codes (`sandbox_not_found`, `command_failed`…) through the task's actions.
  */
 export function taskSandbox(c: TaskContext) {
   const s = c.state;
   const ref = sandboxRefFor(s);
-  return c.client().sandboxInstance.getOrCreate(keys.sandbox(s.orgId ?? "", ref.provider, ref.sandboxId), {
-    params: internalParams(),
-    createWithInput: { orgId: s.orgId ?? "", provider: ref.provider, sandboxId: ref.sandboxId },
-  });
+  return relayingErrors(
+    c.client().sandboxInstance.getOrCreate(keys.sandbox(s.orgId ?? "", ref.provider, ref.sandboxId), {
+      params: internalParams(),
+      createWithInput: { orgId: s.orgId ?? "", provider: ref.provider, sandboxId: ref.sandboxId },
+    }),
+  );
 }
 
 /** Runs commands in the task's sandbox. */

@@ -2,6 +2,10 @@ import type { WorkflowLoopContextOf } from "rivetkit/workflow";
 import type { TaskPhase } from "../../shared/schemas/task.js";
 import { resolveRuntimeIssues } from "../runtime-issues.js";
 import { sandboxGit } from "../sandbox/git.js";
+import { internalParams } from "../auth.js";
+import type { Registry } from "../registry.js";
+import { actorServices } from "../services.js";
+import { keys } from "../../shared/keys.js";
 import type { task } from "./index.js";
 import { appendHistory, publishTask, taskExec, taskSandbox } from "./publish.js";
 import { PHASE_LABELS, sandboxRefFor, type TaskCommand } from "./state.js";
@@ -24,9 +28,17 @@ const PROVISION_STEPS: ProvisionStep[] = [
   { phase: "create-sandbox", run: async (loop) => void (await taskSandbox(loop).create()) },
   { phase: "start-sandbox", run: async (loop) => void (await taskSandbox(loop).start()) },
   { phase: "ensure-server", run: async (loop) => void (await taskSandbox(loop).ensure()) },
-  { phase: "clone-repo", run: (loop) => sandboxGit.clone(taskExec(loop), loop.state.remoteUrl) },
+  { phase: "clone-repo", run: async (loop) => sandboxGit.clone(taskExec(loop), loop.state.remoteUrl, await githubToken(loop)) },
   { phase: "checkout-branch", run: (loop) => sandboxGit.checkout(taskExec(loop), loop.state.branch) },
 ];
+
+/** A repository from the GitHub App (`gh-<id>`) clones with the installation's token; others as they are. */
+async function githubToken(loop: Loop): Promise<string | undefined> {
+  const github = actorServices().github;
+  if (!github || !loop.state.orgId || !loop.state.repoId.startsWith("gh-")) return undefined;
+  const installationId = await loop.client<Registry>().githubState.get(keys.githubState(loop.state.orgId), { params: internalParams() }).installationId();
+  return installationId === null ? undefined : github.app.installationToken(installationId);
+}
 
 async function enterPhase(loop: Loop, phase: TaskPhase): Promise<void> {
   const s = loop.state;

@@ -4,10 +4,11 @@ import { AgentSchema, CreateAgentBodySchema, UpdateAgentBodySchema } from "../..
 import { orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { pathId } from "../../shared/schemas/text.js";
+import { OrgParams } from "./params.js";
 
 const base = { tags: ["agents"], security: SESSION_SECURITY };
-const OrgParams = z.object({ orgId: z.string().max(128) });
-const AgentParams = OrgParams.extend({ id: z.string().max(1000) });
+const AgentParams = OrgParams.extend({ id: pathId() });
 
 const list = createRoute({
   ...base,

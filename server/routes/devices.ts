@@ -4,9 +4,10 @@ import { DeviceSchema, MintDeviceTokenBodySchema, MintedDeviceTokenSchema, Relab
 import type { Devices } from "../devices.js";
 import type { KilnEnv } from "../types.js";
 import { requireSessionCredential } from "./tokens.js";
+import { pathId } from "../../shared/schemas/text.js";
 
 const base = { tags: ["devices"], security: SESSION_SECURITY };
-const Params = z.object({ id: z.string().max(1000) });
+const Params = z.object({ id: pathId() });
 
 const mint = createRoute({
   ...base,

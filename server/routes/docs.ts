@@ -6,10 +6,11 @@ import { Hono } from "hono";
 import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
 import type { KilnEnv } from "../types.js";
 
-const ASSETS: Record<string, string> = {
-  "swagger-ui.css": "text/css; charset=utf-8",
-  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-};
+/** A Map, not an object: `__proto__` or `constructor` in the path must not find anything. */
+const ASSETS = new Map([
+  ["swagger-ui.css", "text/css; charset=utf-8"],
+  ["swagger-ui-bundle.js", "text/javascript; charset=utf-8"],
+]);
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -51,7 +52,7 @@ export function docsRoutes(api: OpenAPIHono<KilnEnv>, version: string) {
   app.get("/docs", (c) => c.html(PAGE));
   app.get("/docs/assets/:file", async (c) => {
     const file = c.req.param("file");
-    const type = ASSETS[file];
+    const type = ASSETS.get(file);
     if (!type) return c.json({ error: "not_found", message: "No such asset." }, 404);
     const body = await readFile(join(getAbsoluteFSPath(), file));
     return c.body(body, 200, { "content-type": type, "cache-control": "public, max-age=86400" });

@@ -2,14 +2,14 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { internalParams } from "../../actors/auth.js";
 import { ForbiddenError, KilnError } from "../../shared/errors.js";
 import { keys } from "../../shared/keys.js";
-import { errorResponses, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
-import { GitHubStatusSchema } from "../../shared/schemas/github.js";
+import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import { CreatePullRequestBodySchema, GitHubStatusSchema, PullRequestRefSchema } from "../../shared/schemas/github.js";
 import { orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { OrgParams } from "./params.js";
 
 const tags = ["github"];
-const OrgParams = z.object({ orgId: z.string().max(256) });
 const Status = jsonResponse(z.object({ github: GitHubStatusSchema }), "The organization's GitHub connection");
 
 const getStatus = createRoute({
@@ -58,6 +58,21 @@ const myGitHub = createRoute({
   },
 });
 
+const createPullRequest = createRoute({
+  method: "post",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}/pull-request",
+  tags,
+  summary: "Push the task's branch and open its pull request on GitHub (an open one for the branch is linked, not duplicated)",
+  description: "201 with a new pull request, 200 when one was already open; 409 `conflict` when the task is not ready or not on a GitHub repository, or the connection needs attention.",
+  security: SESSION_SECURITY,
+  request: { params: z.object({ orgId: z.string().max(256), taskId: z.string().max(256) }), body: jsonBody(CreatePullRequestBodySchema, false) },
+  responses: {
+    201: jsonResponse(z.object({ pullRequest: PullRequestRefSchema }), "Opened"),
+    200: jsonResponse(z.object({ pullRequest: PullRequestRefSchema }), "Already open: linked"),
+    ...errorResponses(400, 401, 403, 404, 409, 503),
+  },
+});
+
 /** The org's GitHub connection. The GitHubStateActor decides; these routes authorize and address it. */
 export function githubRoutes(configured: boolean, client: () => KilnClient) {
   const state = (orgId: string) => client().githubState.getOrCreate(keys.githubState(orgId), { params: internalParams(), createWithInput: { orgId } });
@@ -73,6 +88,16 @@ export function githubRoutes(configured: boolean, client: () => KilnClient) {
       const userId = c.get("user").id;
       const github = await client().userGitHub.getOrCreate(keys.userGitHub(userId), { params: internalParams(userId), createWithInput: { userId } }).identity();
       return c.json({ github }, 200);
+    })
+    .openapi(createPullRequest, async (c) => {
+      requireConfigured();
+      const orgId = c.get("orgId");
+      const task = await orgActor(client(), orgId, c.get("user").id).locateTask(c.req.valid("param").taskId);
+      const githubId = /^gh-(\d+)$/.exec(task.repoId)?.[1];
+      if (!githubId) throw new KilnError("conflict", "This task's repository is not on GitHub through the GitHub App.");
+      const body = c.req.header("content-type")?.includes("application/json") ? c.req.valid("json") : {};
+      const result = await state(orgId).openPullRequest({ taskId: task.id, repoId: Number(githubId), ...body });
+      return c.json({ pullRequest: result.pullRequest }, result.created ? 201 : 200);
     })
     .openapi(getStatus, async (c) => {
       requireConfigured();

@@ -1,23 +1,21 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { MeSchema } from "../../shared/schemas/auth.js";
-import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import { errorResponses, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import type { Organizations } from "../organizations.js";
 import type { KilnEnv } from "../types.js";
 
-const route = createRoute({
+const base = { tags: ["identity"], security: SESSION_SECURITY };
+
+const me = createRoute({
+  ...base,
   method: "get",
   path: "/v1/me",
-  tags: ["identity"],
   summary: "The signed-in user, their session and their organizations",
-  security: SESSION_SECURITY,
-  responses: {
-    200: { description: "The caller", content: { "application/json": { schema: MeSchema } } },
-    ...errorResponses(401),
-  },
+  responses: { 200: jsonResponse(MeSchema, "The caller"), ...errorResponses(401) },
 });
 
 export function meRoutes(orgs: Organizations) {
-  return new OpenAPIHono<KilnEnv>().openapi(route, async (c) => {
+  return new OpenAPIHono<KilnEnv>().openapi(me, async (c) => {
     const user = c.get("user");
     const session = c.get("session");
     let organizations = await orgs.listForUser(user.id);

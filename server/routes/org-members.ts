@@ -15,10 +15,11 @@ import { orgActor } from "../actor-handles.js";
 import type { Organizations } from "../organizations.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { pathId } from "../../shared/schemas/text.js";
+import { OrgParams } from "./params.js";
 
 const tags = ["members"];
-const id = z.string().max(256);
-const OrgParams = z.object({ orgId: id });
+const id = pathId();
 const MemberParams = z.object({ orgId: id, userId: id });
 const OrgInvitationParams = z.object({ orgId: id, invitationId: id });
 const InvitationParams = z.object({ invitationId: id });

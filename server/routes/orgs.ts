@@ -4,28 +4,26 @@ import { OrgSettingsUpdateSchema, OrgSummarySchema } from "../../shared/schemas/
 import { orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { OrgParams } from "./params.js";
 
-const OrgParams = z.object({ orgId: z.string() });
-const tags = ["organizations"];
+const base = { tags: ["organizations"], security: SESSION_SECURITY };
 
 const getOrg = createRoute({
+  ...base,
   method: "get",
   path: "/v1/orgs/{orgId}",
-  tags,
   summary: "The organization: profile, members and settings",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 200: jsonResponse(z.object({ organization: OrgSummarySchema }), "The organization"), ...errorResponses(401, 403) },
 });
 
 const updateSettings = createRoute({
+  ...base,
   method: "patch",
   path: "/v1/orgs/{orgId}/settings",
-  tags,
   summary: "Change the organization's settings (owners and admins): where new task sandboxes run",
   description:
     "`daytona` needs Daytona configured (else 400 `provider_not_configured`). `local` and `local-git` run agents on Kiln's own machine, so they are refused with 403 `provider_not_allowed` unless the Kiln's default provider is one of them.",
-  security: SESSION_SECURITY,
   request: { params: OrgParams, body: jsonBody(OrgSettingsUpdateSchema) },
   responses: { 200: jsonResponse(z.object({ organization: OrgSummarySchema }), "Updated"), ...errorResponses(400, 401, 403) },
 });

@@ -5,17 +5,16 @@ import { AddRepoBodySchema, HistoryEventSchema, HistoryQuerySchema, RepoSchema }
 import { historyActor, orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { OrgParams, RepoParams } from "./params.js";
 
-const OrgParams = z.object({ orgId: z.string() });
-const RepoParams = OrgParams.extend({ repoId: z.string().min(1).max(64) });
+const base = { tags: ["repos"], security: SESSION_SECURITY };
 
 const addRepo = createRoute({
+  ...base,
   method: "post",
   path: "/v1/orgs/{orgId}/repos",
-  tags: ["repos"],
   summary: "Add a repository by remote URL; the remote is contacted first",
-  security: SESSION_SECURITY,
-  request: { params: OrgParams, body: { required: true, content: { "application/json": { schema: AddRepoBodySchema } } } },
+  request: { params: OrgParams, body: jsonBody(AddRepoBodySchema) },
   responses: {
     201: jsonResponse(z.object({ repo: RepoSchema }), "Added"),
     200: jsonResponse(z.object({ repo: RepoSchema }), "Already added: the same repo"),
@@ -24,21 +23,19 @@ const addRepo = createRoute({
 });
 
 const listRepos = createRoute({
+  ...base,
   method: "get",
   path: "/v1/orgs/{orgId}/repos",
-  tags: ["repos"],
   summary: "The organization's repositories",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 200: jsonResponse(z.object({ repos: z.array(RepoSchema) }), "Repositories"), ...errorResponses(401, 403) },
 });
 
 const history = createRoute({
+  ...base,
   method: "get",
   path: "/v1/orgs/{orgId}/repos/{repoId}/history",
-  tags: ["repos"],
   summary: "The repository's task history, newest first",
-  security: SESSION_SECURITY,
   request: { params: RepoParams, query: HistoryQuerySchema },
   responses: { 200: jsonResponse(z.object({ events: z.array(HistoryEventSchema) }), "History"), ...errorResponses(400, 401, 403, 404) },
 });
@@ -58,7 +55,7 @@ export function repoRoutes(client: () => KilnClient) {
       const userId = c.get("user").id;
       const { repoId } = c.req.valid("param");
       const repos = await orgActor(client(), orgId, userId).listRepos();
-      if (!repos.some((r) => r.id === repoId)) throw new KilnError("repo_not_found", `No repository ${repoId} in this organization.`);
+      if (!repos.some((r) => r.id === repoId)) throw new KilnError("repo_not_found", "No such repository in this organization.");
       const events = await historyActor(client(), orgId, repoId, userId).list(c.req.valid("query"));
       return c.json({ events }, 200);
     });

@@ -1,30 +1,29 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { errorResponses, SESSION_SECURITY } from "../../shared/schemas/common.js";
+import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import { ClearRuntimeIssuesBodySchema, RuntimeIssueSchema } from "../../shared/schemas/task.js";
 import { orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { OrgParams } from "./params.js";
 
-const OrgParams = z.object({ orgId: z.string() });
-const Issues = { description: "Runtime issues, newest first", content: { "application/json": { schema: z.object({ issues: z.array(RuntimeIssueSchema) }) } } };
+const base = { tags: ["runtime-issues"], security: SESSION_SECURITY };
+const Issues = jsonResponse(z.object({ issues: z.array(RuntimeIssueSchema) }), "Runtime issues, newest first");
 
 const list = createRoute({
+  ...base,
   method: "get",
   path: "/v1/orgs/{orgId}/runtime-issues",
-  tags: ["runtime-issues"],
   summary: "Failures reported by the organization's workflows",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 200: Issues, ...errorResponses(401, 403) },
 });
 
 const clear = createRoute({
+  ...base,
   method: "post",
   path: "/v1/orgs/{orgId}/runtime-issues/clear",
-  tags: ["runtime-issues"],
   summary: "Clear all runtime issues, or one actor's",
-  security: SESSION_SECURITY,
-  request: { params: OrgParams, body: { required: false, content: { "application/json": { schema: ClearRuntimeIssuesBodySchema } } } },
+  request: { params: OrgParams, body: jsonBody(ClearRuntimeIssuesBodySchema, false) },
   responses: { 200: Issues, ...errorResponses(400, 401, 403) },
 });
 

@@ -7,7 +7,6 @@ import {
   ListTasksQuerySchema,
   RenameBranchBodySchema,
   RenameTaskBodySchema,
-  SessionIdSchema,
   TaskPageSchema,
   type TaskPage,
   type TaskView,
@@ -15,73 +14,91 @@ import {
   TaskViewSchema,
   WorkbenchSchema,
 } from "../../shared/schemas/task.js";
-import { orgActor, taskActor } from "../actor-handles.js";
+import { orgActor, taskActor, workbenchSessionId } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { ViewCache } from "../view-cache.js";
 import type { KilnEnv } from "../types.js";
+import { OrgParams, SessionParams, TaskParams } from "./params.js";
 
-const OrgParams = z.object({ orgId: z.string() });
-const TaskParams = OrgParams.extend({ taskId: z.string().min(1).max(64) });
-const SessionParams = TaskParams.extend({ sessionId: SessionIdSchema });
-const tags = ["tasks"];
-
-// Generic in the path so each route keeps its literal path in the app's type (the typed client needs it).
-const route = <M extends "get" | "post" | "patch" | "put" | "delete", Path extends string, P extends z.ZodType>(method: M, path: Path, summary: string, params: P) => ({
-  method,
-  path,
-  summary,
-  tags,
-  security: SESSION_SECURITY,
-  params,
-});
+const base = { tags: ["tasks"], security: SESSION_SECURITY };
 
 const createTask = createRoute({
-  ...route("post", "/v1/orgs/{orgId}/tasks", "Create a task (one branch); provisioning continues after the 202", OrgParams),
+  ...base,
+  method: "post",
+  path: "/v1/orgs/{orgId}/tasks",
+  summary: "Create a task (one branch); provisioning continues after the 202",
   request: { params: OrgParams, body: jsonBody(CreateTaskBodySchema) },
   responses: { 202: jsonResponse(z.object({ task: TaskSummarySchema }), "Accepted; watch `lifecycle`"), ...errorResponses(400, 401, 403, 404) },
 });
 const listTasks = createRoute({
-  ...route("get", "/v1/orgs/{orgId}/tasks", "Task summaries, from the organization's index", OrgParams),
+  ...base,
+  method: "get",
+  path: "/v1/orgs/{orgId}/tasks",
+  summary: "Task summaries, from the organization's index",
   request: { params: OrgParams, query: ListTasksQuerySchema },
   responses: { 200: jsonResponse(TaskPageSchema, "One page of tasks, newest first"), ...errorResponses(400, 401, 403) },
 });
 const getTask = createRoute({
-  ...route("get", "/v1/orgs/{orgId}/tasks/{taskId}", "A task and your own workbench state on it", TaskParams),
+  ...base,
+  method: "get",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}",
+  summary: "A task and your own workbench state on it",
   request: { params: TaskParams },
   responses: { 200: jsonResponse(TaskViewSchema, "The task"), ...errorResponses(401, 403, 404) },
 });
 const renameTask = createRoute({
-  ...route("patch", "/v1/orgs/{orgId}/tasks/{taskId}", "Rename the task", TaskParams),
+  ...base,
+  method: "patch",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}",
+  summary: "Rename the task",
   request: { params: TaskParams, body: jsonBody(RenameTaskBodySchema) },
   responses: { 200: jsonResponse(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404) },
 });
 const renameBranch = createRoute({
-  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/branch", "Rename the task's branch (a git operation in its working copy)", TaskParams),
+  ...base,
+  method: "post",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}/branch",
+  summary: "Rename the task's branch (a git operation in its working copy)",
   request: { params: TaskParams, body: jsonBody(RenameBranchBodySchema) },
   responses: { 200: jsonResponse(TaskViewSchema, "Renamed"), ...errorResponses(400, 401, 403, 404, 409) },
 });
 const archiveTask = createRoute({
-  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/archive", "Archive the task; its sandbox is stopped", TaskParams),
+  ...base,
+  method: "post",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}/archive",
+  summary: "Archive the task; its sandbox is stopped",
   request: { params: TaskParams },
   responses: { 202: jsonResponse(TaskViewSchema, "Archiving"), ...errorResponses(401, 403, 404, 409) },
 });
 const killTask = createRoute({
-  ...route("delete", "/v1/orgs/{orgId}/tasks/{taskId}", "Kill the task: its sandbox is destroyed", TaskParams),
+  ...base,
+  method: "delete",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}",
+  summary: "Kill the task: its sandbox is destroyed",
   request: { params: TaskParams },
   responses: { 202: jsonResponse(TaskViewSchema, "Killing"), ...errorResponses(401, 403, 404) },
 });
 const saveDraft = createRoute({
-  ...route("put", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/draft", "Save your draft prompt for a session", SessionParams),
+  ...base,
+  method: "put",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/draft",
+  summary: "Save your draft prompt for a session",
   request: { params: SessionParams, body: jsonBody(DraftBodySchema) },
   responses: { 200: jsonResponse(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
 });
 const markRead = createRoute({
-  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/read", "Mark a session read, for you", SessionParams),
+  ...base,
+  method: "post",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/read",
+  summary: "Mark a session read, for you",
   request: { params: SessionParams },
   responses: { 200: jsonResponse(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
 });
 const markUnread = createRoute({
-  ...route("post", "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/unread", "Mark a session unread, for you", SessionParams),
+  ...base,
+  method: "post",
+  path: "/v1/orgs/{orgId}/tasks/{taskId}/sessions/{sessionId}/unread",
+  summary: "Mark a session unread, for you",
   request: { params: SessionParams },
   responses: { 200: jsonResponse(z.object({ workbench: WorkbenchSchema }), "Your workbench state"), ...errorResponses(400, 401, 403, 404) },
 });
@@ -130,16 +147,16 @@ export function taskRoutes(client: () => KilnClient, views: ViewCache<TaskView>)
     .openapi(saveDraft, async (c) => {
       const { taskId, sessionId } = c.req.valid("param");
       const t = await taskActor(client(), c.get("orgId"), c.get("user").id, taskId);
-      return c.json({ workbench: await t.setDraft(sessionId, c.req.valid("json").text) }, 200);
+      return c.json({ workbench: await t.setDraft(workbenchSessionId(sessionId), c.req.valid("json").text) }, 200);
     })
     .openapi(markRead, async (c) => {
       const { taskId, sessionId } = c.req.valid("param");
       const t = await taskActor(client(), c.get("orgId"), c.get("user").id, taskId);
-      return c.json({ workbench: await t.markRead(sessionId) }, 200);
+      return c.json({ workbench: await t.markRead(workbenchSessionId(sessionId)) }, 200);
     })
     .openapi(markUnread, async (c) => {
       const { taskId, sessionId } = c.req.valid("param");
       const t = await taskActor(client(), c.get("orgId"), c.get("user").id, taskId);
-      return c.json({ workbench: await t.markUnread(sessionId) }, 200);
+      return c.json({ workbench: await t.markUnread(workbenchSessionId(sessionId)) }, 200);
     });
 }

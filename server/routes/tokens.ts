@@ -5,6 +5,7 @@ import { CreatedTokenSchema, CreateTokenBodySchema, TokenInfoSchema } from "../.
 import type { PersonalTokens } from "../tokens.js";
 import type { KilnEnv } from "../types.js";
 import type { Context } from "hono";
+import { pathId } from "../../shared/schemas/text.js";
 
 const base = { tags: ["tokens"], security: SESSION_SECURITY };
 
@@ -28,7 +29,7 @@ const revoke = createRoute({
   method: "delete",
   path: "/v1/tokens/{id}",
   summary: "Revoke a token; it stops working on the next request",
-  request: { params: z.object({ id: z.string().max(1000) }) },
+  request: { params: z.object({ id: pathId() }) },
   responses: { 204: { description: "Revoked" }, ...errorResponses(401, 403, 404) },
 });
 

@@ -8,10 +8,11 @@ import { orgActor } from "../actor-handles.js";
 import type { Devices } from "../devices.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
+import { pathId } from "../../shared/schemas/text.js";
+import { OrgParams } from "./params.js";
 
 const base = { tags: ["watchers"], security: SESSION_SECURITY };
-const OrgParams = z.object({ orgId: z.string().max(128) });
-const WatcherParams = OrgParams.extend({ id: z.string().max(1000) });
+const WatcherParams = OrgParams.extend({ id: pathId() });
 const Watcher = jsonResponse(WatcherViewSchema, "The watcher");
 
 const list = createRoute({

@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Logger } from "pino";
 import { KilnError } from "../../shared/errors.js";
 import { errorResponses } from "../../shared/schemas/common.js";
+import { text } from "../../shared/schemas/text.js";
 import type { KilnEnv } from "../types.js";
 import type { WebBundle } from "../web-bundle.js";
 
@@ -25,7 +26,7 @@ const asset = createRoute({
   path: "/web/{file}",
   tags,
   summary: "The workbench page's script and stylesheet; the name carries a content hash, so they are cached for good",
-  request: { params: z.object({ file: z.string().regex(/^app\.[0-9a-f]{16}\.(js|css)$/) }) },
+  request: { params: z.object({ file: text(32).regex(/^app\.[0-9a-f]{16}\.(js|css)$/) }) },
   responses: {
     200: { description: "The asset", content: { "text/javascript": { schema: z.string() }, "text/css": { schema: z.string() } } },
     ...errorResponses(400, 404, 503),

@@ -12,6 +12,7 @@ import type { KilnClient } from "../rivet.js";
 import type { TokenBinding } from "../tokens.js";
 import type { PersonalTokens } from "../tokens.js";
 import type { KilnEnv } from "../types.js";
+import { pathId } from "../../shared/schemas/text.js";
 
 type WorkerEnv = { Variables: KilnEnv["Variables"] & { binding: TokenBinding } };
 
@@ -65,7 +66,7 @@ const complete = createRoute({
   method: "post",
   path: "/api/workers/me/runs/{runId}/complete-watcher",
   summary: "Report a run's result; a second report changes nothing (`idempotent: true`)",
-  request: { params: z.object({ runId: z.string().max(1000) }), body: jsonBody(CompleteBodySchema) },
+  request: { params: z.object({ runId: pathId() }), body: jsonBody(CompleteBodySchema) },
   responses: {
     200: jsonResponse(z.object({ ok: z.literal(true), status: z.enum(["completed", "failed"]), idempotent: z.literal(true).optional() }), "Recorded"),
     ...errorResponses(400, 401, 403, 404, 409, 413),
@@ -76,7 +77,7 @@ const trigger = createRoute({
   method: "post",
   path: "/api/workers/me/watchers/{watcherId}/trigger",
   summary: "Run a watcher now on this device; a run already pending, claimed or running is returned instead",
-  request: { params: z.object({ watcherId: z.string().max(1000) }) },
+  request: { params: z.object({ watcherId: pathId() }) },
   responses: {
     200: jsonResponse(z.object({ run_id: z.string(), status: RunStatusSchema, already_queued: z.boolean(), queued_at: z.string() }), "The run"),
     ...errorResponses(401, 403, 404, 409),

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { Hono } from "hono";
+import { KilnError } from "../../shared/errors.js";
 import { errorResponses, jsonBody, jsonResponse, SESSION_SECURITY } from "../../shared/schemas/common.js";
 import {
   CreatedWorkerSchema,
@@ -11,8 +11,8 @@ import {
 } from "../../shared/schemas/worker.js";
 import type { KilnEnv } from "../types.js";
 import type { Workers } from "../workers.js";
+import { WorkerHealthParams, WorkerParams as Params } from "./params.js";
 
-const Params = z.object({ id: z.string().max(64) });
 const base = { tags: ["workers"], security: SESSION_SECURITY };
 
 const create = createRoute({
@@ -33,7 +33,7 @@ const list = createRoute({
   method: "get",
   path: "/v1/workers",
   summary: "The organization's workers (your personal one by default), each with its latest instance",
-  request: { query: ListWorkersQuerySchema.extend({ orgId: z.string().max(128).optional() }) },
+  request: { query: ListWorkersQuerySchema },
   responses: { 200: jsonResponse(z.object({ workers: z.array(WorkerViewSchema) }), "Workers"), ...errorResponses(400, 401, 403) },
 });
 const get = createRoute({
@@ -89,10 +89,23 @@ export function workerRoutes(workers: Workers) {
     .openapi(rotate, async (c) => c.json({ tokens: await workers.rotateTokens(c.get("user").id, c.req.valid("param").id) }, 200));
 }
 
+const health = createRoute({
+  tags: ["workers"],
+  method: "get",
+  path: "/w/{orgId}/{workerId}/health",
+  summary: "`instance.url + /health` of a cloud worker: public, answers only whether it is up",
+  request: { params: WorkerHealthParams },
+  responses: {
+    200: jsonResponse(z.object({ ok: z.literal(true) }), "The worker is up"),
+    ...errorResponses(400, 503),
+  },
+});
+
 /** `instance.url + /health` for cloud workers: public, answers only up or not. */
 export function workerHealthRoutes(workers: Workers) {
-  return new Hono<KilnEnv>().get("/w/:orgId/:workerId/health", async (c) => {
-    const ok = await workers.health(c.req.param("orgId"), c.req.param("workerId"));
-    return ok ? c.json({ ok: true }, 200) : c.json({ error: "service_unavailable", message: "The worker is not up." }, 503);
+  return new OpenAPIHono<KilnEnv>().openapi(health, async (c) => {
+    const { orgId, workerId } = c.req.valid("param");
+    if (!(await workers.health(orgId, workerId))) throw new KilnError("service_unavailable", "The worker is not up.");
+    return c.json({ ok: true as const }, 200);
   });
 }

@@ -1,16 +1,17 @@
 import { z } from "zod";
 import { OrgMembershipSchema } from "./org.js";
+import { text } from "./text.js";
 
-const email = z.email().max(254).transform((v) => v.toLowerCase());
-const password = z.string().min(8, "must be at least 8 characters").max(128);
+const email = text(254).email().transform((v) => v.toLowerCase());
+const password = text(128).min(8, "must be at least 8 characters");
 
 export const SignUpBodySchema = z
   .object({
     email,
     password,
-    name: z.string().trim().min(1).max(120),
-    image: z.url().optional(),
-    callbackURL: z.string().optional(),
+    name: text(120).trim().min(1),
+    image: text(2048).url().optional(),
+    callbackURL: text(2048).optional(),
     rememberMe: z.boolean().optional(),
   })
   .meta({ id: "SignUpBody" });
@@ -18,11 +19,21 @@ export const SignUpBodySchema = z
 export const SignInBodySchema = z
   .object({
     email,
-    password: z.string().min(1).max(128),
-    callbackURL: z.string().optional(),
+    password: text(128).min(1),
+    callbackURL: text(2048).optional(),
     rememberMe: z.boolean().optional(),
   })
   .meta({ id: "SignInBody" });
+
+export const UpdateUserBodySchema = z
+  .object({
+    name: text(120).trim().min(1).optional(),
+    image: text(2048).url().nullable().optional(),
+  })
+  .strict()
+  .meta({ id: "UpdateUserBody" });
+
+export const StatusResultSchema = z.object({ status: z.boolean() }).meta({ id: "StatusResult" });
 
 export const UserSchema = z
   .object({ id: z.string(), email: z.string(), name: z.string() })

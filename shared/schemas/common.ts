@@ -9,16 +9,24 @@ export const ErrorBodySchema = z
   })
   .meta({ id: "Error" });
 
+/*
+ * How a route is declared, in every file of server/routes/: a file-level `base` with its tags (and
+ * SESSION_SECURITY where a session is needed), then one `createRoute({ ...base, method, path,
+ * summary, request: { params, query, body: jsonBody(S) }, responses: { 200: jsonResponse(S, "…"),
+ * ...errorResponses(…) } })` per operation, with path parameters from server/routes/params.ts.
+ */
+
 /** OpenAPI response entries for the error statuses a route can return. */
-export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 503)[]) {
+export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503)[]) {
   const descriptions: Record<number, string> = {
     400: "Invalid request",
     401: "Not signed in, or the session is invalid, expired or signed out",
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
-    413: "Payload too large",
+    413: "The request body is larger than Kiln accepts",
     422: "Unprocessable",
+    429: "Too many attempts; `retry-after` says when to try again",
     500: "Internal error",
     503: "Unavailable",
   };

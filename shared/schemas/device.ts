@@ -1,9 +1,5 @@
 import { z } from "zod";
-
-/** Text a client sends: bounded, and never a NUL (PostgreSQL refuses it in text columns). */
-export function text(max: number) {
-  return z.string().max(max).refine((v) => !v.includes("\u0000"), { message: "must not contain NUL characters" });
-}
+import { text } from "./text.js";
 
 export const TOKEN_SCOPES = ["device_worker:run", "api"] as const;
 export const TokenScopeSchema = z.enum(TOKEN_SCOPES);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boundedText } from "./members.js";
+import { text } from "./text.js";
 
 /** A task's pull request as the task view and the org summary carry it, updated live from webhooks. */
 export const PullRequestRefSchema = z
@@ -51,8 +51,8 @@ export type GitHubStatus = z.infer<typeof GitHubStatusSchema>;
 
 export const CreatePullRequestBodySchema = z
   .object({
-    title: boundedText(256).trim().min(1).optional(),
-    body: boundedText(65_536).optional(),
+    title: text(256).trim().min(1).optional(),
+    body: text(65_536).optional(),
     draft: z.boolean().optional(),
   })
   .strict()

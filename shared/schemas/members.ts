@@ -1,18 +1,11 @@
 import { z } from "zod";
 import { OrgMemberRoleSchema, OrgMemberSchema, OrgSummarySchema } from "./org.js";
+import { text } from "./text.js";
 
-/** A bounded string that refuses NUL (PostgreSQL rejects it, and no name or email needs it). */
-export function boundedText(max: number) {
-  return z
-    .string()
-    .max(max)
-    .refine((v) => !v.includes("\u0000"), "must not contain NUL");
-}
-
-const email = z.email().max(254).transform((v) => v.toLowerCase());
+const email = text(254).email().transform((v) => v.toLowerCase());
 
 export const CreateOrgBodySchema = z
-  .object({ name: boundedText(120).trim().min(1) })
+  .object({ name: text(120).trim().min(1) })
   .strict()
   .meta({ id: "CreateOrgBody" });
 export type CreateOrgBody = z.infer<typeof CreateOrgBodySchema>;

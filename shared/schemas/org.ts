@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { text } from "./text.js";
 import { TASK_SANDBOX_PROVIDERS } from "../providers.js";
 
 export const OrgKindSchema = z.enum(["personal", "team", "github"]);
@@ -46,7 +47,7 @@ export const OrgMembershipSchema = z
 export type OrgMembership = z.infer<typeof OrgMembershipSchema>;
 
 export const OrgProfileUpdateSchema = z.object({
-  name: z.string().trim().min(1).max(120),
+  name: text(120).trim().min(1),
 });
 export type OrgProfileUpdate = z.infer<typeof OrgProfileUpdateSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { text } from "./text.js";
 
 export const SESSION_STATUSES = ["pending_provision", "pending_session_create", "ready", "running", "error", "closed"] as const;
 export const SessionStatusSchema = z.enum(SESSION_STATUSES);
@@ -44,14 +45,14 @@ export type SessionEvent = z.infer<typeof SessionEventSchema>;
 
 export const OpenSessionBodySchema = z
   .object({
-    agent: z.string().trim().min(1).max(40).regex(/^[a-z0-9_-]+$/, "is an agent id such as mock, claude or codex").optional(),
-    model: z.string().trim().min(1).max(120).optional(),
-    name: z.string().trim().min(1).max(120).optional(),
+    agent: text(40).trim().min(1).regex(/^[a-z0-9_-]+$/, "is an agent id such as mock, claude or codex").optional(),
+    model: text(120).trim().min(1).optional(),
+    name: text(120).trim().min(1).optional(),
   })
   .meta({ id: "OpenSessionBody" });
 export type OpenSessionBody = z.infer<typeof OpenSessionBodySchema>;
 
-export const SendMessageBodySchema = z.object({ text: z.string().trim().min(1).max(100_000) }).meta({ id: "SendMessageBody" });
+export const SendMessageBodySchema = z.object({ text: text(100_000).trim().min(1) }).meta({ id: "SendMessageBody" });
 
 export const SessionEventsQuerySchema = z.object({
   after: z.coerce.number().int().min(0).default(0),

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { PullRequestRefSchema } from "./github.js";
 import { isValidBranchName } from "../branch.js";
+import { isRecordKey } from "../records.js";
+import { text } from "./text.js";
 
 export const RepoSchema = z
   .object({
@@ -19,11 +21,9 @@ export type Repo = z.infer<typeof RepoSchema>;
 
 export const AddRepoBodySchema = z
   .object({
-    remoteUrl: z
-      .string()
+    remoteUrl: text(2048)
       .trim()
       .min(1)
-      .max(2048)
       .meta({ description: "Any git remote: https://, ssh://, git@host:path, file:// or a local path (for development)" }),
   })
   .meta({ id: "AddRepoBody" });
@@ -76,9 +76,9 @@ export const TaskSummarySchema = z
 export type TaskSummary = z.infer<typeof TaskSummarySchema>;
 
 export const ListTasksQuerySchema = z.object({
-  repoId: z.string().max(64).optional(),
+  repoId: text(64).optional(),
   limit: z.coerce.number().int().min(1).max(1_000).default(200),
-  cursor: z.string().max(200).optional().meta({ description: "`nextCursor` from the previous page" }),
+  cursor: text(200).optional().meta({ description: "`nextCursor` from the previous page" }),
 });
 export type ListTasksQuery = z.input<typeof ListTasksQuerySchema>;
 
@@ -135,28 +135,28 @@ export const TaskViewSchema = z
   .meta({ id: "TaskView" });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
-const branchName = z
-  .string()
+const branchName = text(200)
   .trim()
   .min(1)
-  .max(200)
   .refine(isValidBranchName, "is not a valid git branch name")
   .meta({ description: "A git branch name; validated with the rules of `git check-ref-format --branch`" });
 
 export const CreateTaskBodySchema = z
   .object({
-    repoId: z.string().min(1).max(64),
-    prompt: z.string().trim().min(1).max(20_000),
-    title: z.string().trim().min(1).max(200).optional(),
-    branch: z.string().trim().min(1).max(200).optional().meta({ description: "Sanitized into a valid branch name; suffixed when taken" }),
+    repoId: text(64).min(1),
+    prompt: text(20_000).trim().min(1),
+    title: text(200).trim().min(1).optional(),
+    branch: text(200).trim().min(1).optional().meta({ description: "Sanitized into a valid branch name; suffixed when taken" }),
   })
   .meta({ id: "CreateTaskBody" });
 export type CreateTaskBody = z.infer<typeof CreateTaskBodySchema>;
 
-export const RenameTaskBodySchema = z.object({ title: z.string().trim().min(1).max(200) }).meta({ id: "RenameTaskBody" });
+export const RenameTaskBodySchema = z.object({ title: text(200).trim().min(1) }).meta({ id: "RenameTaskBody" });
 export const RenameBranchBodySchema = z.object({ name: branchName }).meta({ id: "RenameBranchBody" });
-export const DraftBodySchema = z.object({ text: z.string().max(100_000) }).meta({ id: "DraftBody" });
-export const SessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, - or _");
+export const DraftBodySchema = z.object({ text: text(100_000) }).meta({ id: "DraftBody" });
+export const SessionIdSchema = text(64)
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, - or _")
+  .refine(isRecordKey, "is not a session id");
 
 export const HISTORY_KINDS = ["created", "named", "branch_renamed", "provisioned", "error", "archived", "killed"] as const;
 export const HistoryEventSchema = z
@@ -173,7 +173,7 @@ export type HistoryEvent = z.infer<typeof HistoryEventSchema>;
 export type HistoryKind = (typeof HISTORY_KINDS)[number];
 
 export const HistoryQuerySchema = z.object({
-  taskId: z.string().min(1).max(64).optional(),
+  taskId: text(64).min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
@@ -195,4 +195,4 @@ export const RuntimeIssueSchema = z
 export type RuntimeIssue = z.infer<typeof RuntimeIssueSchema>;
 export type RuntimeIssueReport = Omit<RuntimeIssue, "id" | "resolvedAt">;
 
-export const ClearRuntimeIssuesBodySchema = z.object({ actorId: z.string().min(1).optional() }).meta({ id: "ClearRuntimeIssuesBody" });
+export const ClearRuntimeIssuesBodySchema = z.object({ actorId: text(200).min(1).optional() }).meta({ id: "ClearRuntimeIssuesBody" });

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { IdSchema, text } from "./device.js";
+import { IdSchema } from "./device.js";
+import { text } from "./text.js";
 
 export const AgentKindSchema = z.enum(["claude", "codex", "opencode", "amp", "pi", "cursor", "mock"]);
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { text } from "./text.js";
 
 export const WorkerDestinationSchema = z.enum(["cloud", "local"]);
 export const WorkerStatusSchema = z.enum(["provisioning", "healthy", "failed", "deleting"]);
@@ -6,16 +7,16 @@ export type WorkerStatus = z.infer<typeof WorkerStatusSchema>;
 
 export const CreateWorkerBodySchema = z
   .object({
-    name: z.string().trim().min(1).max(120),
-    description: z.string().trim().max(2000).optional(),
+    name: text(120).trim().min(1),
+    description: text(2000).trim().optional(),
     destination: WorkerDestinationSchema,
-    orgId: z.string().min(1).max(128).optional().meta({ description: "Defaults to your personal organization" }),
-    workspacePath: z.string().trim().min(1).max(4096).optional().meta({ description: "Required for local workers: where the worker runs on your machine" }),
+    orgId: text(128).min(1).optional().meta({ description: "Defaults to your personal organization" }),
+    workspacePath: text(4096).trim().min(1).optional().meta({ description: "Required for local workers: where the worker runs on your machine" }),
   })
   .meta({ id: "CreateWorkerBody" });
 export type CreateWorkerBody = z.infer<typeof CreateWorkerBodySchema>;
 
-export const RenameWorkerBodySchema = z.object({ name: z.string().trim().min(1).max(120) }).meta({ id: "RenameWorkerBody" });
+export const RenameWorkerBodySchema = z.object({ name: text(120).trim().min(1) }).meta({ id: "RenameWorkerBody" });
 
 export const WorkerInstanceSchema = z
   .object({
@@ -60,4 +61,7 @@ export const CreatedWorkerSchema = WorkerViewSchema.extend({
 }).meta({ id: "CreatedWorker" });
 export type CreatedWorker = z.infer<typeof CreatedWorkerSchema>;
 
-export const ListWorkersQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(50).default(20) });
+export const ListWorkersQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+  orgId: text(128).optional().meta({ description: "Defaults to your personal organization" }),
+});

@@ -1,0 +1,55 @@
+import { and, eq } from "drizzle-orm";
+import { UserError } from "rivetkit";
+import type { PullRequestRef } from "../../shared/schemas/github.js";
+import { keys } from "../../shared/keys.js";
+import { ACTOR_ERRORS, internalParams } from "../auth.js";
+import { githubRepoId } from "../organization/github.js";
+import { isInstallationRefusal } from "./app.js";
+import { pulls, repos } from "./db.js";
+import { upsertPull } from "./handlers.js";
+import { checksFor, githubServices, publishPull, type GitHubContext } from "./publish.js";
+
+export interface OpenPullRequest {
+  taskId: string;
+  /** GitHub's repository id (the Kiln repo is `gh-<id>`). */
+  repoId: number;
+  title?: string;
+  body?: string;
+  draft?: boolean;
+}
+
+/**
+ * Pushes the task's branch and opens its pull request through Octokit. A pull request already
+ * open for the branch (GitHub answers 422) is linked instead of duplicated.
+ */
+export async function openPullRequest(c: GitHubContext, req: OpenPullRequest): Promise<{ pullRequest: PullRequestRef; created: boolean }> {
+  const { orgId, installation } = c.state;
+  if (!orgId || !installation || c.state.status === "disconnected") throw new UserError("This organization has no GitHub App installation.", { code: "github_not_installed" });
+  if (c.state.status === "suspended" || c.state.status === "reconnect_required") {
+    throw new UserError(`The GitHub connection is ${c.state.status.replace("_", " ")}.`, { code: ACTOR_ERRORS.conflict });
+  }
+  const repo = (await c.db.select().from(repos).where(eq(repos.id, req.repoId)).limit(1))[0];
+  if (!repo || repo.removed) throw new UserError("This repository is not in the GitHub App installation.", { code: ACTOR_ERRORS.repoNotFound });
+  const task = c.client().task.get(keys.task(orgId, githubRepoId(req.repoId), req.taskId), { params: internalParams() });
+  const pushed = await task.pushBranch({ installationId: installation.id });
+  const [owner, name] = repo.fullName.split("/") as [string, string];
+  const gh = await githubServices().app.forInstallation(installation.id);
+  let created = true;
+  let pr;
+  try {
+    ({ data: pr } = await gh.rest.pulls.create({ owner, repo: name, head: pushed.branch, base: repo.defaultBranch, title: req.title ?? pushed.title, body: req.body ?? pushed.prompt, draft: req.draft ?? false }));
+  } catch (err) {
+    if (isInstallationRefusal(err) || (err as { status?: number }).status !== 422) throw err;
+    const open = await gh.rest.pulls.list({ owner, repo: name, head: `${owner}:${pushed.branch}`, state: "open", per_page: 10 });
+    pr = open.data.find((p) => p.head.ref === pushed.branch);
+    if (!pr) throw err;
+    created = false;
+  }
+  await upsertPull(c, req.repoId, { ...pr, draft: pr.draft ?? false }, c.state.sync.generation);
+  await c.db.update(pulls).set({ taskId: req.taskId }).where(and(eq(pulls.repoId, req.repoId), eq(pulls.number, pr.number)));
+  await publishPull(c, req.repoId, pr.number);
+  return {
+    created,
+    pullRequest: { number: pr.number, url: pr.html_url, state: "open", draft: pr.draft ?? false, reviewDecision: null, checks: await checksFor(c.db, pr.head.sha) },
+  };
+}
