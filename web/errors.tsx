@@ -31,6 +31,14 @@ export function useAction<A extends unknown[]>(fn: (...args: A) => Promise<unkno
   return { run, busy, error, setError };
 }
 
+/** A form's submit handler: no page reload, the action runs (its error shows where the form is). */
+export function submitWith(run: () => Promise<unknown>) {
+  return (e: Event) => {
+    e.preventDefault();
+    void run();
+  };
+}
+
 export function ErrorText({ error }: { error: string | null }) {
   return error ? (
     <p class="error" role="alert">

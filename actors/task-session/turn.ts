@@ -26,8 +26,17 @@ export async function startTurn(c: SessionContext, text: string, userId: string)
   // Held from the status flip on: the status sync must never find this turn `running` without a runner.
   const token = Symbol("turn");
   c.vars.turn = token;
-  const index = await record(c, { sender: "user", kind: "user_message", text, payload: null, at: s.turn.startedAt });
-  await changed(c);
+  let index: number;
+  try {
+    index = await record(c, { sender: "user", kind: "user_message", text, payload: null, at: s.turn.startedAt });
+    await changed(c);
+  } catch (err) {
+    // Not started: the session takes the next message instead of staying `running` without a turn.
+    s.status = "ready";
+    s.turn = null;
+    c.vars.turn = null;
+    throw err;
+  }
   awake(c, () => runTurn(c, text, userId, index))
     .catch((err: unknown) => actorLog().warn({ err, sessionId: s.sessionId }, "turn ended without being recorded"))
     .finally(() => {

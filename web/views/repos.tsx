@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
-import { ErrorText, useAction } from "../errors.js";
+import { ErrorText, useAction, submitWith } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
 
 export function ReposPanel({ client, live, orgId }: { client: KilnClient; live: OrgLive; orgId: string }) {
@@ -25,10 +25,7 @@ export function ReposPanel({ client, live, orgId }: { client: KilnClient; live: 
       )}
       <form
         class="row"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void add.run();
-        }}
+        onSubmit={submitWith(add.run)}
       >
         <label class="grow">
           <span class="sr-only">Repository URL or path</span>

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
 import type { SessionEvent, SessionSummary } from "../../shared/schemas/session.js";
 import type { SessionWorkbench, TaskDetail, Workbench } from "../../shared/schemas/task.js";
-import { ErrorText, errorMessage, useAction } from "../errors.js";
+import { ErrorText, errorMessage, useAction, submitWith } from "../errors.js";
 import { toBlocks } from "../transcript.js";
 
 interface Props {
@@ -142,10 +142,7 @@ function Composer(props: {
   return (
     <form
       class="composer"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void send.run();
-      }}
+      onSubmit={submitWith(send.run)}
     >
       <label class="grow">
         <span class="sr-only">Message</span>

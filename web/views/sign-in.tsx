@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { ErrorText, useAction } from "../errors.js";
+import { ErrorText, useAction, submitWith } from "../errors.js";
 import { auth, pageConfig } from "../session.js";
 
 export function SignIn({ onSignedIn }: { onSignedIn(token: string): void }) {
@@ -21,10 +21,7 @@ export function SignIn({ onSignedIn }: { onSignedIn(token: string): void }) {
       <form
         class="card sign-in"
         aria-label={mode === "sign-up" ? "Create an account" : "Sign in"}
-        onSubmit={(e) => {
-          e.preventDefault();
-          void submit.run();
-        }}
+        onSubmit={submitWith(submit.run)}
       >
         <h1>{mode === "sign-up" ? "Create your Kiln account" : "Sign in to Kiln"}</h1>
         {mode === "sign-up" && (

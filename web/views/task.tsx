@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
 import type { DiffSummary, TaskDetail } from "../../shared/schemas/task.js";
-import { ErrorText, useAction } from "../errors.js";
+import { ErrorText, useAction, submitWith } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
 import { href, navigate } from "../route.js";
 import { useTaskLive } from "../task-live.js";
@@ -86,10 +86,7 @@ function TaskHeader({ client, orgId, task, onTask }: { client: KilnClient; orgId
       <div class="row wrap">
         <form
           class="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void rename.run();
-          }}
+          onSubmit={submitWith(rename.run)}
         >
           <input aria-label="New branch name" placeholder="new-branch-name" value={branch} onInput={(e) => setBranch(e.currentTarget.value)} required disabled={done} />
           <button type="submit" disabled={rename.busy || done}>

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
 import type { PullRequestRef } from "../../shared/schemas/github.js";
 import type { TaskSummary } from "../../shared/schemas/task.js";
-import { ErrorText, useAction } from "../errors.js";
+import { ErrorText, useAction, submitWith } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
 import { href, navigate } from "../route.js";
 
@@ -57,10 +57,7 @@ export function NewTaskForm({ client, live, orgId }: { client: KilnClient; live:
     <form
       class="card new-task"
       aria-label="New task"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void create.run();
-      }}
+      onSubmit={submitWith(create.run)}
     >
       <h2>New task</h2>
       <label>

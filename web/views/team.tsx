@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
 import type { Invitation } from "../../shared/schemas/members.js";
 import type { OrgMemberRole } from "../../shared/schemas/org.js";
-import { ErrorText, errorMessage, useAction } from "../errors.js";
+import { ErrorText, errorMessage, useAction, submitWith } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
 import { href, navigate } from "../route.js";
 
@@ -68,10 +68,7 @@ function Invitations({ client, orgId }: { client: KilnClient; orgId: string }) {
       <form
         class="row wrap"
         aria-label="Invite by email"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void invite.run();
-        }}
+        onSubmit={submitWith(invite.run)}
       >
         <label class="grow">
           Email to invite
@@ -106,10 +103,7 @@ function NewTeamOrg({ client, onMeChanged }: { client: KilnClient; onMeChanged()
     <form
       class="card"
       aria-label="New team organization"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void create.run();
-      }}
+      onSubmit={submitWith(create.run)}
     >
       <h2>New team organization</h2>
       <label>

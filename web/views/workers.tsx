@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
 import type { WorkerTokens } from "../../shared/schemas/worker.js";
-import { ErrorText, useAction } from "../errors.js";
+import { ErrorText, useAction, submitWith } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
 
 /** The org's cloud workers, live: their status arrives by the org subscription. */
@@ -50,10 +50,7 @@ export function WorkersView({ client, live, orgId }: { client: KilnClient; live:
         <form
           class="card"
           aria-label="New worker"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void create.run();
-          }}
+          onSubmit={submitWith(create.run)}
         >
           <h2>New worker</h2>
           <label>
