@@ -7,7 +7,7 @@ import { CreatePullRequestBodySchema, GitHubStatusSchema, PullRequestRefSchema }
 import { orgActor } from "../actor-handles.js";
 import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
-import { OrgParams } from "./params.js";
+import { OrgParams, TaskParams } from "./params.js";
 
 const tags = ["github"];
 const Status = jsonResponse(z.object({ github: GitHubStatusSchema }), "The organization's GitHub connection");
@@ -65,7 +65,7 @@ const createPullRequest = createRoute({
   summary: "Push the task's branch and open its pull request on GitHub (an open one for the branch is linked, not duplicated)",
   description: "201 with a new pull request, 200 when one was already open; 409 `conflict` when the task is not ready or not on a GitHub repository, or the connection needs attention.",
   security: SESSION_SECURITY,
-  request: { params: z.object({ orgId: z.string().max(256), taskId: z.string().max(256) }), body: jsonBody(CreatePullRequestBodySchema, false) },
+  request: { params: TaskParams, body: jsonBody(CreatePullRequestBodySchema, false) },
   responses: {
     201: jsonResponse(z.object({ pullRequest: PullRequestRefSchema }), "Opened"),
     200: jsonResponse(z.object({ pullRequest: PullRequestRefSchema }), "Already open: linked"),
