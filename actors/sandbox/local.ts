@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, openSync, closeSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { agentHealth, SandboxAgentClients } from "./agent-client.js";
@@ -110,8 +110,20 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     }
   }
 
+  /** Written to a temporary file and renamed over, so a kill -9 mid-write never leaves a torn file. */
   private async writeMeta(ref: SandboxRef, meta: ServerMeta): Promise<void> {
-    await writeFile(join(this.dir(ref), "server.json"), JSON.stringify(meta), { mode: 0o600 });
+    const path = join(this.dir(ref), "server.json");
+    await writeFile(`${path}.tmp`, JSON.stringify(meta), { mode: 0o600 });
+    await rename(`${path}.tmp`, path);
+  }
+
+  private async hasMeta(ref: SandboxRef): Promise<boolean> {
+    try {
+      await this.meta(ref);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async create(input: { orgId: string; sandboxId: string }): Promise<SandboxRef> {
@@ -120,7 +132,9 @@ export class LocalSandboxAgentProvider implements SandboxProvider {
     try {
       await mkdir(join(dir, "work"), { recursive: true });
       await mkdir(join(dir, "xdg"), { recursive: true });
-      if (!existsSync(join(dir, "server.json"))) {
+      // A file torn by a kill -9 (as plain writes could leave it) does not parse: write it again,
+      // so the create the workflow retries after a restart repairs the sandbox.
+      if (!(await this.hasMeta(ref))) {
         // Hex, so a token can never start with "-" and be read as a flag.
         await this.writeMeta(ref, { orgId: input.orgId, token: randomBytes(24).toString("hex"), port: null, pid: null });
       }
