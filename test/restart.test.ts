@@ -36,7 +36,7 @@ describe("restart safety", () => {
         { timeoutMs: 40_000, everyMs: 250 },
       );
       // Provisioning is durable and idempotent: what the kill interrupted resumes, it does not fail.
-      for (const task of settled.body.tasks) expect(task.lifecycle).toMatchObject({ state: "ready" });
+      for (const task of settled.body.tasks) expect(task.lifecycle, JSON.stringify(task.lifecycle)).toMatchObject({ state: "ready" });
       // No orphans: every sandbox server under this data directory belongs to the new Kiln.
       const servers = sandboxServersUnder(dataDir);
       expect(servers.every((p) => p.ppid === second.proc.pid)).toBe(true);
@@ -74,7 +74,7 @@ describe("restart safety", () => {
         (r) => r.status === 200 && r.body.tasks.length === created.length && r.body.tasks.every((x) => x.lifecycle.state !== "starting"),
         { timeoutMs: 40_000, everyMs: 250 },
       );
-      for (const task of settled.body.tasks) expect(task.lifecycle).toMatchObject({ state: "ready" });
+      for (const task of settled.body.tasks) expect(task.lifecycle, JSON.stringify(task.lifecycle)).toMatchObject({ state: "ready" });
       for (const task of created) {
         const detail = await B.settled(orgId, task.id);
         expect(detail.task).toMatchObject({ createdAt: task.createdAt, lifecycle: { state: "ready" } });

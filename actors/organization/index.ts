@@ -121,6 +121,9 @@ export const organization = actor({
     async (ctx) => {
       await ctx.loop("spawn-loop", async (loop) => {
         const msg = await loop.queue.next("wait-spawn", { names: ["spawn"] });
+        // Creating the TaskActor blocks the event loop for milliseconds (RivetKit opens its SQLite
+        // files synchronously): let the 202 that enqueued this go out first. Not durable, not needed.
+        await new Promise((r) => setTimeout(r, 10));
         await spawnTask(loop, msg.body.taskId);
       });
     },

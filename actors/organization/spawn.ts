@@ -41,10 +41,9 @@ export function spawnOnce(c: SpawnContext, taskId: string): Promise<void> {
   const run = (async () => {
     const input = await spawnInputOf(c.db, taskId);
     if (!input) return;
-    await c
-      .client()
-      .task.getOrCreate(keys.task(input.orgId, input.repoId, input.taskId), { params: internalParams(), createWithInput: input })
-      .send("commands", { type: "provision" }, { wait: false });
+    const task = c.client().task.getOrCreate(keys.task(input.orgId, input.repoId, input.taskId), { params: internalParams(), createWithInput: input });
+    await task.adopt(input);
+    await task.send("commands", { type: "provision" }, { wait: false });
     await appendCreated(c.client(), input);
     await clearSpawnInput(c.db, taskId);
   })().finally(() => c.vars.spawning.delete(taskId));
@@ -60,8 +59,10 @@ export function spawnOnce(c: SpawnContext, taskId: string): Promise<void> {
 export async function spawnTask(loop: Loop, taskId: string): Promise<void> {
   const result = await loop.tryStep({
     name: "create-task",
-    maxRetries: 2,
-    retryBackoffBase: 500,
+    // Right after a restart, many actors start at once and RivetKit 2.2.1 can route a send to one
+    // still starting ("Actor not ready"): give it time rather than fail an accepted task.
+    maxRetries: 5,
+    retryBackoffBase: 1000,
     catch: ["exhausted", "timeout", "critical"],
     run: () => spawnOnce(loop, taskId),
   });
