@@ -20,6 +20,7 @@ import type { KilnApi } from "../server/routes/api.js";
 import type { ErrorBody, ErrorCode } from "./errors.js";
 import type { CreateTokenBody } from "./schemas/device.js";
 import type { OrgMemberRole, OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
+import type { GitHubOrgSummary } from "./schemas/github.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
 import type { CreateWorkerBody, WorkerView } from "./schemas/worker.js";
 import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, Workbench } from "./schemas/task.js";
@@ -77,6 +78,8 @@ export interface OrganizationHandlers extends LiveHandlers {
   onWorker?(view: WorkerView): void;
   /** One of the org's cloud workers is gone. */
   onWorkerDeleted?(workerId: string): void;
+  /** The org's GitHub connection and sync progress (`OrgSummary.github`), whenever the org's summary changes; null without one. */
+  onGitHub?(github: GitHubOrgSummary | null): void;
 }
 
 export interface TaskHandlers extends LiveHandlers {
@@ -363,6 +366,8 @@ export function createKilnClient(opts: KilnClientOptions) {
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       return live(params, (o) => rivet.organization.get(keys.organization(orgId), o), handlers, (conn) => {
         if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
+        const onGitHub = handlers.onGitHub;
+        if (onGitHub) conn.on("orgUpdated", newestOnly(byRevision, single, (org: OrgSummary) => onGitHub(org.github ?? null)));
         if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", newestOnly(byRevision, byId, handlers.onTaskSummary));
         if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
         if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);

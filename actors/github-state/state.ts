@@ -21,6 +21,8 @@ export interface GitHubState {
   /** A sync is queued or running: a second request is refused until it ends. */
   syncPending: boolean;
   counts: { processed: number; failed: number; ignored: number };
+  /** The revision of the last status pushed to the OrganizationActor (absent in older state). */
+  pushRevision?: number;
 }
 
 /** Work for the one workflow loop: a recorded delivery to process, or a full sync. */

@@ -34,6 +34,18 @@ export const GitHubSyncSchema = z.object({
 });
 export type GitHubSync = z.infer<typeof GitHubSyncSchema>;
 
+/** The GitHub connection as the org's summary (and its `orgUpdated` event) carries it: status and sync progress, pushed up by GitHubStateActor. */
+export const GitHubOrgSummarySchema = z
+  .object({
+    status: GitHubConnectionStatusSchema,
+    sync: GitHubSyncSchema,
+    deliveries: z
+      .object({ processed: z.number().int(), failed: z.number().int(), ignored: z.number().int() })
+      .meta({ description: "Webhook deliveries by outcome; `ignored`: events Kiln does not handle" }),
+  })
+  .meta({ id: "GitHubOrgSummary" });
+export type GitHubOrgSummary = z.infer<typeof GitHubOrgSummarySchema>;
+
 /** What an org's members see of its GitHub connection. */
 export const GitHubStatusSchema = z
   .object({
