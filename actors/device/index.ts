@@ -50,7 +50,7 @@ function publishBoard(s: DeviceState): void {
  */
 export const device = actor({
   createState: (_c, input: DeviceInput | undefined): DeviceState => initialDeviceState(input),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   createVars: (): { lock: ActorLock } => ({ lock: new ActorLock() }),
   actions: {
     view: (c): Device => deviceView(deviceSnapshot(c.state), actorServices().devices.lastSeen(c.state.deviceId), c.state.createdAt),

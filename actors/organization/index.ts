@@ -3,8 +3,8 @@ import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
 import type { WorkerView } from "../../shared/schemas/worker.js";
-import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary } from "../../shared/schemas/task.js";
-import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, type Caller } from "../auth.js";
+import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary, type TaskUnread } from "../../shared/schemas/task.js";
+import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
@@ -21,6 +21,7 @@ import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
 import { TaskListView } from "./task-index.js";
+import { sendUnreadChanges, UnreadView, type TaskUnreadPush } from "./unread.js";
 import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 import { own } from "../../shared/records.js";
 
@@ -91,15 +92,17 @@ export const organization = actor({
    * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
    * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
    */
-  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView } => ({
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView; unread: UnreadView } => ({
     indexPush: Promise.resolve(),
     lock: new ActorLock(),
     taskList: new TaskListView(),
+    unread: new UnreadView(),
   }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
     if (caller.internal && caller.userId === null) return caller;
     if (c.state.id === null || caller.userId === null || !c.state.members[caller.userId]) throw forbidden();
+    trackOrgConnections(c.state.id, c);
     return caller;
   },
   db: db({ schema, migrations }),
@@ -113,6 +116,8 @@ export const organization = actor({
     workerUpdated: event<WorkerView>(),
     /** One of the org's cloud workers is gone. */
     workerDeleted: event<{ id: string }>(),
+    /** One task's unread mark changed for a member: sent only to that member's own connections. */
+    taskUnreadUpdated: event<TaskUnread>(),
   },
   actions: {
     // The device API's agents, watchers and default provisioning (actors/organization/devices.ts).
@@ -233,8 +238,9 @@ export const organization = actor({
       removeMemberAs(c.state, c.conn.state, String(userId));
       // The index first, so a client reconnecting after the close is refused everywhere.
       const summary = await commit(c);
-      // The caller's own connection (a member leaving) ends with this call, not inside it.
-      await disconnectUser([...c.conns.values()].filter((conn) => conn !== c.conn), String(userId));
+      // Everywhere in the org (tasks, sessions, workers…); the caller's own connection (a member
+      // leaving) ends with this call, not inside it.
+      await closeMemberConnections(summary.id, String(userId), c.conn);
       return summary;
     },
 
@@ -249,7 +255,7 @@ export const organization = actor({
       if (update.name) c.state.name = update.name;
       const removed = update.members ? replaceMembers(c.state.members, update.members) : [];
       const summary = await commit(c);
-      for (const userId of removed) await disconnectUser(c.conns.values(), userId);
+      for (const userId of removed) await closeMemberConnections(summary.id, userId);
       return summary;
     },
 
@@ -331,13 +337,33 @@ export const organization = actor({
       return summary;
     },
 
-    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
-      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /**
+     * Task summaries from this actor's own index (its in-memory list view): never a call per task.
+     * Each says whether the caller has anything unread on it (their own marks only).
+     */
+    listTasks: async (c, query?: ListTasksQuery): Promise<TaskPage> => {
+      const opts = parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.");
+      await c.vars.unread.load(c.db);
+      const userId = c.conn.state.userId;
+      return c.vars.taskList.page(c.db, opts, (taskId) => c.vars.unread.isUnread(userId, taskId));
+    },
 
     /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
-    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
-      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    listTasksJson: async (c, query?: ListTasksQuery): Promise<string> => {
+      const opts = parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.");
+      await c.vars.unread.load(c.db);
+      const userId = c.conn.state.userId;
+      return c.vars.taskList.pageJson(c.db, opts, (taskId) => c.vars.unread.isUnread(userId, taskId));
+    },
+
+    /**
+     * Kiln-internal: a TaskActor pushes the members with something unread on it whenever that set
+     * changes. Each member whose mark changed hears it on their own connections, nobody else's.
+     */
+    recordTaskUnread: async (c, push: TaskUnreadPush): Promise<void> => {
+      requireInternal(c.conn.state);
+      sendUnreadChanges(c.conns.values(), await c.vars.unread.apply(c.db, push));
+    },
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
@@ -438,8 +464,10 @@ export const organization = actor({
         throw new UserError("A personal organization always keeps its owner.", { code: ACTOR_ERRORS.conflict });
       }
       delete c.state.members[userId];
-      await disconnectUser(c.conns.values(), userId);
-      return commit(c);
+      // The index first, so the closed connections' reconnects are refused.
+      const summary = await commit(c);
+      await closeMemberConnections(summary.id, String(userId));
+      return summary;
     },
   },
 });
@@ -468,12 +496,6 @@ interface CommitContext {
   vars: IndexPushVars;
   saveState(opts: { immediate: boolean }): Promise<void>;
   broadcast(name: "orgUpdated", summary: OrgSummary): void;
-}
-
-async function disconnectUser(conns: Iterable<{ state: unknown; disconnect(reason?: string): Promise<void> }>, userId: string): Promise<void> {
-  for (const conn of conns) {
-    if ((conn.state as Caller | undefined)?.userId === userId) await conn.disconnect("user.forbidden");
-  }
 }
 
 function invitationView(state: OrganizationState, row: OrgInvitationRow): Invitation {
