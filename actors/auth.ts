@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { UserError } from "rivetkit";
 import type { z } from "zod";
 import type { ErrorCode } from "../shared/errors.js";
-import { actorServices } from "./services.js";
+import { actorLog, actorServices } from "./services.js";
 
 /**
  * Connection parameters every caller presents.
@@ -83,16 +83,80 @@ export function internalParams(actAs?: string): KilnConnParams {
   return actAs ? { internal: key, actAs } : { internal: key };
 }
 
+/** One of RivetKit's connections, as far as closing it goes. */
+interface ClosableConn {
+  readonly state: unknown;
+  disconnect(reason?: string): Promise<void>;
+}
+
+/** A live actor instance's connections: the `c` RivetKit hands to `createConnState` (`c.conns` is its one live map). */
+export interface ConnectionHolder {
+  readonly actorId: string;
+  readonly conns: ReadonlyMap<string, ClosableConn>;
+}
+
+/**
+ * Every actor of an org that a user connected to in this process, by org, then actor id: when a
+ * member is removed, the OrganizationActor closes their connections in all of them
+ * (`closeMemberConnections`), not only its own. Weak, so an actor that went to sleep is collected;
+ * a woken one replaces its entry. Actors in another process (the Rivet Engine) are not here:
+ * theirs are refused at the next connect, within the index's lag.
+ */
+const liveConnections = new Map<string, Map<string, WeakRef<ReadonlyMap<string, ClosableConn>>>>();
+
+function trackConnections(orgId: string, holder: ConnectionHolder): void {
+  let actors = liveConnections.get(orgId);
+  if (!actors) liveConnections.set(orgId, (actors = new Map()));
+  if (actors.get(holder.actorId)?.deref() !== holder.conns) actors.set(holder.actorId, new WeakRef(holder.conns));
+}
+
+/** The reason RivetKit closes with; the gateway turns `*.forbidden` into close code 4403 (`server/rivet-wire.ts`). */
+export const MEMBER_REMOVED_REASON = "user.forbidden";
+
+/**
+ * Closes every live connection a user holds to any actor of `orgId` in this process (org, tasks,
+ * sessions, workers, devices, watchers...), except `keep` (a member leaving through their own
+ * connection: that call ends by itself). Call it after the removal is committed to the index,
+ * so the client's reconnect is refused.
+ */
+export async function closeMemberConnections(orgId: string, userId: string, keep?: ClosableConn): Promise<number> {
+  const actors = liveConnections.get(orgId);
+  if (!actors) return 0;
+  const closing: Promise<void>[] = [];
+  for (const [actorId, ref] of actors) {
+    const conns = ref.deref();
+    if (!conns) {
+      actors.delete(actorId);
+      continue;
+    }
+    for (const conn of conns.values()) {
+      const caller = conn.state as Caller | undefined;
+      // Kiln's own calls made for the user (`actAs`) are one action each, checked by the gateway; only the user's own connections are closed.
+      if (conn !== keep && caller?.userId === userId && !caller.internal) closing.push(conn.disconnect(MEMBER_REMOVED_REASON));
+    }
+  }
+  if (actors.size === 0) liveConnections.delete(orgId);
+  const results = await Promise.allSettled(closing);
+  for (const r of results) if (r.status === "rejected") actorLog().warn({ err: r.reason, orgId }, "could not close a removed member's connection");
+  return closing.length;
+}
+
 /**
  * Connection check for actors below an organization: the caller must be Kiln, or a signed-in
  * member of `orgId` according to the membership index. `orgId` comes from the actor's own state,
- * never from the caller.
+ * never from the caller. A user's connection is tracked so their removal closes it.
  */
-export async function authorizeOrgChild(orgId: string | null, params: unknown): Promise<Caller> {
+export async function authorizeOrgChild(orgId: string | null, params: unknown, actor: ConnectionHolder): Promise<Caller> {
   const caller = await resolveCaller(params);
   if (caller.internal && caller.userId === null) return caller;
   if (!orgId || !caller.userId || !(await actorServices().isOrgMember(orgId, caller.userId))) throw forbidden();
+  trackConnections(orgId, actor);
   return caller;
+}
+
+/** The OrganizationActor's own connections are tracked the same way, so one sweep closes them all. */
+export function trackOrgConnections(orgId: string, actor: ConnectionHolder): void {
+  trackConnections(orgId, actor);
 }
 
 /** `canPublish` hook: queues carry Kiln's own commands; clients act through actions, which check them. */

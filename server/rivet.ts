@@ -73,7 +73,9 @@ function withRefusalCloseCodes(upgrade: UpgradeWebSocket, logger: Logger): Upgra
     if (patched.has(ws)) return ws;
     patched.add(ws);
     const close = ws.close.bind(ws);
-    ws.close = (code?: number, reason?: string) => close(code === 1011 && reason ? (refusalCloseCode(reason) ?? code) : code, reason);
+    // 1011 is RivetKit's refusal at connect; 1000 with a `<group>.<code>` reason is an actor closing
+    // a live connection (`conn.disconnect`, a removed member's).
+    ws.close = (code?: number, reason?: string) => close((code === 1011 || code === 1000) && reason ? (refusalCloseCode(reason) ?? code) : code, reason);
     return ws;
   };
   // @hono/node-ws prints what a handler throws with console.error unless given `onError`. On Node 20

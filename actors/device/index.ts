@@ -31,7 +31,7 @@ function requireLive(s: DeviceState): void {
  */
 export const device = actor({
   createState: (_c, input: DeviceInput | undefined): DeviceState => initialDeviceState(input),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   createVars: (): { lock: ActorLock; lastSeenAt: string | null } => ({ lock: new ActorLock(), lastSeenAt: null }),
   actions: {
     view: (c): Device => deviceView(deviceSnapshot(c.state), c.vars.lastSeenAt, c.state.createdAt),

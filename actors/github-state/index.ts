@@ -33,7 +33,7 @@ function requireInternal(caller: Caller): void {
  */
 export const githubState = actor({
   createState: (_c, input: GitHubStateInput | undefined): GitHubState => initialGitHubState(input),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   db: db({ schema, migrations }),
   events: {
     /** The connection's status and sync progress, on every change. */

@@ -30,7 +30,7 @@ export const history = actor({
     orgId: input?.orgId ?? null,
     repoId: input?.repoId ?? null,
   }),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   db: db({ schema, migrations }),
   queues: {
     append: queue<HistoryAppend>({ canPublish: internalOnly }),

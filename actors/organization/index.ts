@@ -4,7 +4,7 @@ import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
 import type { WorkerDeleted, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
 import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary } from "../../shared/schemas/task.js";
-import { ACTOR_ERRORS, forbidden, internalParams, parseInput, resolveCaller, type Caller } from "../auth.js";
+import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
@@ -101,6 +101,7 @@ export const organization = actor({
     const caller = await resolveCaller(params);
     if (caller.internal && caller.userId === null) return caller;
     if (c.state.id === null || caller.userId === null || !c.state.members[caller.userId]) throw forbidden();
+    trackOrgConnections(c.state.id, c);
     return caller;
   },
   db: db({ schema, migrations }),
@@ -234,8 +235,9 @@ export const organization = actor({
       removeMemberAs(c.state, c.conn.state, String(userId));
       // The index first, so a client reconnecting after the close is refused everywhere.
       const summary = await commit(c);
-      // The caller's own connection (a member leaving) ends with this call, not inside it.
-      await disconnectUser([...c.conns.values()].filter((conn) => conn !== c.conn), String(userId));
+      // Everywhere in the org (tasks, sessions, workers…); the caller's own connection (a member
+      // leaving) ends with this call, not inside it.
+      await closeMemberConnections(summary.id, String(userId), c.conn);
       return summary;
     },
 
@@ -250,7 +252,7 @@ export const organization = actor({
       if (update.name) c.state.name = update.name;
       const removed = update.members ? replaceMembers(c.state.members, update.members) : [];
       const summary = await commit(c);
-      for (const userId of removed) await disconnectUser(c.conns.values(), userId);
+      for (const userId of removed) await closeMemberConnections(summary.id, userId);
       return summary;
     },
 
@@ -463,8 +465,10 @@ export const organization = actor({
         throw new UserError("A personal organization always keeps its owner.", { code: ACTOR_ERRORS.conflict });
       }
       delete c.state.members[userId];
-      await disconnectUser(c.conns.values(), userId);
-      return commit(c);
+      // The index first, so the closed connections' reconnects are refused.
+      const summary = await commit(c);
+      await closeMemberConnections(summary.id, String(userId));
+      return summary;
     },
   },
 });
@@ -493,12 +497,6 @@ interface CommitContext {
   vars: IndexPushVars;
   saveState(opts: { immediate: boolean }): Promise<void>;
   broadcast(name: "orgUpdated", summary: OrgSummary): void;
-}
-
-async function disconnectUser(conns: Iterable<{ state: unknown; disconnect(reason?: string): Promise<void> }>, userId: string): Promise<void> {
-  for (const conn of conns) {
-    if ((conn.state as Caller | undefined)?.userId === userId) await conn.disconnect("user.forbidden");
-  }
 }
 
 function invitationView(state: OrganizationState, row: OrgInvitationRow): Invitation {

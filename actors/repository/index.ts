@@ -32,7 +32,7 @@ export const repository = actor({
     defaultBranch: input?.defaultBranch ?? null,
     createdAt: new Date().toISOString(),
   }),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   actions: {
     describe: (c): RepositoryState => ({ ...c.state }),
   },

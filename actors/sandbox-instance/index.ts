@@ -57,7 +57,7 @@ export const sandboxInstance = actor({
       updatedAt: now,
     };
   },
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   createVars: lockVars,
   // Cloud control planes are slow (a Daytona sandbox settles for up to 40 s in one call); providers
   // answer `not_ready` rather than wait longer, so this bounds one call, not a whole provisioning.

@@ -38,7 +38,7 @@ export const sessionStatusSync = actor({
     polls: 0,
     lastCheckedAt: null,
   }),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   queues: {
     watch: queue<Record<string, never>>({ canPublish: internalOnly }),
   },

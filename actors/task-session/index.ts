@@ -25,7 +25,7 @@ function requireInternal(caller: Caller): void {
 export const taskSession = actor({
   createState: (_c, input: TaskSessionInput | undefined): TaskSessionState => initialSessionState(input),
   createVars: createTaskSessionVars,
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   db: db({ schema, migrations }),
   /**
    * After a Kiln restart the agent session (held by sandbox-agent's client) and any running

@@ -38,7 +38,7 @@ function sessionId(raw: unknown): string {
  */
 export const task = actor({
   createState: (_c, input: TaskInput | undefined): TaskState => initialTaskState(input),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   /** The task's lock: branch renames, session opens, turn ends and sandbox teardown run one at a time. */
   createVars: lockVars,
   // Every change, from an action or a workflow step, drops the gateway's cached views of the task.

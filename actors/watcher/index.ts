@@ -41,7 +41,7 @@ function requireInternal(caller: Caller): void {
  */
 export const watcher = actor({
   createState: (_c, input: WatcherInput | undefined): WatcherState => initialWatcherState(input),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   createVars: (): { lock: ActorLock } => ({ lock: new ActorLock() }),
   onWake: (c) => stayAwakeWhileScheduled(c),
   actions: {

@@ -21,7 +21,7 @@ function requireInternal(caller: Caller): void {
  */
 export const worker = actor({
   createState: (_c, input: WorkerInput | undefined): WorkerState => initialWorkerState(input),
-  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params),
+  createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   createVars: (): { health: { settledAt: number | undefined; result: Promise<boolean> } | undefined } => ({ health: undefined }),
   queues: {
     commands: queue<WorkerCommand>({ canPublish: internalOnly }),
