@@ -22,7 +22,7 @@ import type { CreateTokenBody } from "./schemas/device.js";
 import type { OrgMemberRole, OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
 import type { CreateWorkerBody, WorkerDeleted, WorkerView } from "./schemas/worker.js";
-import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, Workbench } from "./schemas/task.js";
+import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, TaskUnread, Workbench } from "./schemas/task.js";
 
 export interface KilnClientOptions {
   /** Kiln's origin, e.g. `http://localhost:7741`. */
@@ -77,6 +77,11 @@ export interface OrganizationHandlers extends LiveHandlers {
   onWorker?(view: WorkerView): void;
   /** One of the org's cloud workers is gone. */
   onWorkerDeleted?(workerId: string): void;
+  /**
+   * Your own unread mark on a task changed (another member's turn ended, or you read it). Other
+   * members' marks are never sent to you. `listTasks` answers the current marks as `unread`.
+   */
+  onTaskUnread?(change: TaskUnread): void;
 }
 
 export interface TaskHandlers extends LiveHandlers {
@@ -360,7 +365,7 @@ export function createKilnClient(opts: KilnClientOptions) {
     watcherRuns: (orgId: string, id: string, query: { limit?: number; before?: string } = {}) =>
       unwrap(orgs.watchers[":id"].runs.$get({ param: { orgId, id }, query: stringQuery(query) })),
 
-    /** Live organization state: its profile, task summaries, runtime issues and cloud workers, each event carrying the new state. */
+    /** Live organization state: its profile, task summaries, your unread marks, runtime issues and cloud workers, each event carrying the new state. */
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       return live(params, (o) => rivet.organization.get(keys.organization(orgId), o), handlers, (conn) => {
         if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
@@ -370,6 +375,7 @@ export function createKilnClient(opts: KilnClientOptions) {
         if (handlers.onWorker) conn.on("workerUpdated", newestOnly(byRevision, byWorkerId, handlers.onWorker, workers));
         const onWorkerDeleted = handlers.onWorkerDeleted;
         if (onWorkerDeleted) conn.on("workerDeleted", newestOnly(byRevision, byId, (e: WorkerDeleted) => onWorkerDeleted(e.id), workers));
+        if (handlers.onTaskUnread) conn.on("taskUnreadUpdated", newestOnly(byRevision, (e: TaskUnread) => e.taskId, handlers.onTaskUnread));
       });
     },
 

@@ -3,7 +3,7 @@ import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
 import type { WorkerDeleted, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
-import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary } from "../../shared/schemas/task.js";
+import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary, type TaskUnread } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
@@ -22,6 +22,7 @@ import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssue
 import { migrations } from "./migrations.js";
 import { TaskListView } from "./task-index.js";
 import { adoptWorkers, applyWorkerChange, createWorker, getWorker, listWorkers, resumeWorkers, type OrgWorkerState, type WorkerChange } from "./workers.js";
+import { sendUnreadChanges, UnreadView, type TaskUnreadPush } from "./unread.js";
 import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 import { own } from "../../shared/records.js";
 
@@ -92,10 +93,11 @@ export const organization = actor({
    * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
    * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
    */
-  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView } => ({
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView; unread: UnreadView } => ({
     indexPush: Promise.resolve(),
     lock: new ActorLock(),
     taskList: new TaskListView(),
+    unread: new UnreadView(),
   }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
@@ -115,6 +117,8 @@ export const organization = actor({
     workerUpdated: event<WorkerView>(),
     /** One of the org's cloud workers is gone. */
     workerDeleted: event<WorkerDeleted>(),
+    /** One task's unread mark changed for a member: sent only to that member's own connections. */
+    taskUnreadUpdated: event<TaskUnread>(),
   },
   actions: {
     // The device API's agents, watchers and default provisioning (actors/organization/devices.ts).
@@ -334,13 +338,33 @@ export const organization = actor({
       return summary;
     },
 
-    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
-      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /**
+     * Task summaries from this actor's own index (its in-memory list view): never a call per task.
+     * Each says whether the caller has anything unread on it (their own marks only).
+     */
+    listTasks: async (c, query?: ListTasksQuery): Promise<TaskPage> => {
+      const opts = parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.");
+      await c.vars.unread.load(c.db);
+      const userId = c.conn.state.userId;
+      return c.vars.taskList.page(c.db, opts, (taskId) => c.vars.unread.isUnread(userId, taskId));
+    },
 
     /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
-    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
-      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    listTasksJson: async (c, query?: ListTasksQuery): Promise<string> => {
+      const opts = parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.");
+      await c.vars.unread.load(c.db);
+      const userId = c.conn.state.userId;
+      return c.vars.taskList.pageJson(c.db, opts, (taskId) => c.vars.unread.isUnread(userId, taskId));
+    },
+
+    /**
+     * Kiln-internal: a TaskActor pushes the members with something unread on it whenever that set
+     * changes. Each member whose mark changed hears it on their own connections, nobody else's.
+     */
+    recordTaskUnread: async (c, push: TaskUnreadPush): Promise<void> => {
+      requireInternal(c.conn.state);
+      sendUnreadChanges(c.conns.values(), await c.vars.unread.apply(c.db, push));
+    },
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {

@@ -64,6 +64,10 @@ describe("the workbench page for a team", () => {
     // Ben gets the unread mark for Ann's turn; Ann, who sent it, does not.
     await ben.locator('[aria-label="Session list"] a[data-unread="true"]').waitFor();
     expect(await sessionTab(ann).getAttribute("data-unread")).toBe("false");
+    // And the task list, live: Ben's has the dot on the task, Ann's does not.
+    const listDot = (page: Page) => page.getByRole("navigation", { name: "All tasks" }).locator("li", { hasText: "Shared work" }).getByRole("img", { name: "unread" });
+    await listDot(ben).waitFor();
+    expect(await listDot(ann).count()).toBe(0);
 
     // Ann's draft is hers: Ben opens the session and finds his own, empty box.
     const saved = draftSaved(ann);
@@ -74,6 +78,7 @@ describe("the workbench page for a team", () => {
     expect(await ben.getByLabel("Message").inputValue()).toBe("");
     // Opening it marked it read for Ben.
     await ben.locator('[aria-label="Session list"] a[data-unread="false"]').waitFor();
+    await listDot(ben).waitFor({ state: "detached" });
     expect(await ben.content()).not.toContain("Ann's private draft");
 
     await screenshot(ann, "team-ann");
