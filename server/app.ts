@@ -165,7 +165,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       devices,
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
       taskChanged: (orgId, taskId) => taskViews.forget(taskViewGroup(orgId, taskId)),
-      syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
+      workers,
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
       workerProvisioner: config.workerProvisioner,
