@@ -22,8 +22,8 @@ import type { CreateTokenBody } from "./schemas/device.js";
 import type { OrgMemberRole, OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
 import type { GitHubOrgSummary } from "./schemas/github.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
-import type { CreateWorkerBody, WorkerView } from "./schemas/worker.js";
-import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, Workbench } from "./schemas/task.js";
+import type { CreateWorkerBody, WorkerDeleted, WorkerView } from "./schemas/worker.js";
+import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, TaskUnread, Workbench } from "./schemas/task.js";
 
 export interface KilnClientOptions {
   /** Kiln's origin, e.g. `http://localhost:7741`. */
@@ -80,6 +80,11 @@ export interface OrganizationHandlers extends LiveHandlers {
   onWorkerDeleted?(workerId: string): void;
   /** The org's GitHub connection and sync progress (`OrgSummary.github`), whenever the org's summary changes; null without one. */
   onGitHub?(github: GitHubOrgSummary | null): void;
+  /**
+   * Your own unread mark on a task changed (another member's turn ended, or you read it). Other
+   * members' marks are never sent to you. `listTasks` answers the current marks as `unread`.
+   */
+  onTaskUnread?(change: TaskUnread): void;
 }
 
 export interface TaskHandlers extends LiveHandlers {
@@ -227,9 +232,9 @@ export function createKilnAuth(opts: { baseUrl: string; fetch?: typeof fetch }) 
 /**
  * Passes on only events newer than the last one passed for the same key (by `revision`, or a
  * transcript event's `index`): an event that arrives late must never overwrite newer state.
+ * Handlers given one `last` map share it (a worker's updates and its deletion).
  */
-function newestOnly<T>(order: (e: T) => number, key: (e: T) => string, handler: (e: T) => void): (e: T) => void {
-  const last = new Map<string, number>();
+function newestOnly<T>(order: (e: T) => number, key: (e: T) => string, handler: (e: T) => void, last = new Map<string, number>()): (e: T) => void {
   return (e) => {
     const k = key(e);
     const seen = last.get(k);
@@ -241,6 +246,7 @@ function newestOnly<T>(order: (e: T) => number, key: (e: T) => string, handler: 
 
 const byRevision = (e: { revision: number }) => e.revision;
 const byId = (e: { id: string }) => e.id;
+const byWorkerId = (e: WorkerView) => e.worker.id;
 const single = () => "";
 
 export function createKilnClient(opts: KilnClientOptions) {
@@ -362,7 +368,7 @@ export function createKilnClient(opts: KilnClientOptions) {
     watcherRuns: (orgId: string, id: string, query: { limit?: number; before?: string } = {}) =>
       unwrap(orgs.watchers[":id"].runs.$get({ param: { orgId, id }, query: stringQuery(query) })),
 
-    /** Live organization state: its profile, task summaries, runtime issues and cloud workers, each event carrying the new state. */
+    /** Live organization state: its profile, task summaries, your unread marks, runtime issues and cloud workers, each event carrying the new state. */
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       return live(params, (o) => rivet.organization.get(keys.organization(orgId), o), handlers, (conn) => {
         if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
@@ -370,9 +376,11 @@ export function createKilnClient(opts: KilnClientOptions) {
         if (onGitHub) conn.on("orgUpdated", newestOnly(byRevision, single, (org: OrgSummary) => onGitHub(org.github ?? null)));
         if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", newestOnly(byRevision, byId, handlers.onTaskSummary));
         if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
-        if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+        const workers = new Map<string, number>();
+        if (handlers.onWorker) conn.on("workerUpdated", newestOnly(byRevision, byWorkerId, handlers.onWorker, workers));
         const onWorkerDeleted = handlers.onWorkerDeleted;
-        if (onWorkerDeleted) conn.on("workerDeleted", (e: { id: string }) => onWorkerDeleted(e.id));
+        if (onWorkerDeleted) conn.on("workerDeleted", newestOnly(byRevision, byId, (e: WorkerDeleted) => onWorkerDeleted(e.id), workers));
+        if (handlers.onTaskUnread) conn.on("taskUnreadUpdated", newestOnly(byRevision, (e: TaskUnread) => e.taskId, handlers.onTaskUnread));
       });
     },
 
@@ -395,9 +403,10 @@ export function createKilnClient(opts: KilnClientOptions) {
     /** Live cloud worker, instead of polling `GET /v1/workers/:id`. Call `view()` on the worker for the current state. */
     subscribeWorker(orgId: string, workerId: string, handlers: WorkerHandlers): Unsubscribe {
       return live(params, (o) => rivet.worker.get(keys.worker(orgId, workerId), o), handlers, (conn) => {
-        if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+        const seen = new Map<string, number>();
+        if (handlers.onWorker) conn.on("workerUpdated", newestOnly(byRevision, single, handlers.onWorker, seen));
         const onDeleted = handlers.onDeleted;
-        if (onDeleted) conn.on("workerDeleted", () => onDeleted());
+        if (onDeleted) conn.on("workerDeleted", newestOnly(byRevision, single, () => onDeleted(), seen));
       });
     },
 

@@ -18,9 +18,11 @@ export interface OrgState {
   issues: RuntimeIssue[];
   workers: WorkerView[];
   repos: Repo[];
+  /** Task ids this user has something unread on (their own marks only). */
+  unread: ReadonlySet<string>;
 }
 
-const EMPTY: OrgState = { online: false, loaded: false, error: null, org: null, tasks: [], issues: [], workers: [], repos: [] };
+const EMPTY: OrgState = { online: false, loaded: false, error: null, org: null, tasks: [], issues: [], workers: [], repos: [], unread: new Set() };
 
 const byNewest = (a: TaskSummary, b: TaskSummary) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 
@@ -51,18 +53,29 @@ export function useOrgLive(client: KilnClient, orgId: string): OrgLive {
     };
     // Events are not replayed across a reconnect: read everything again each time it opens.
     const fail = (err: unknown) => patch(() => ({ loaded: true, error: errorMessage(err) }));
+    // When each task's unread mark last came by event, on a counter shared with list reads: a read
+    // answered after a newer event must not undo it.
+    let clock = 0;
+    const markedAt = new Map<string, number>();
     // Each part renders as it arrives: the task list does not wait for the slowest read.
     const read = () => {
+      const startedAt = ++clock;
       client.listTasks(orgId, { limit: 200 }).then(
         (page) =>
           patch((s) => {
             // An event that arrived during the read is newer than the page it read.
-            const fresh = new Map(page.tasks.map((t) => [t.id, t]));
+            const fresh = new Map<string, TaskSummary>(page.tasks.map(({ unread: _unread, ...t }) => [t.id, t]));
             for (const t of s.tasks) {
               const r = fresh.get(t.id);
               if (!r || t.updatedAt > r.updatedAt) fresh.set(t.id, t);
             }
-            return { loaded: true, tasks: [...fresh.values()].sort(byNewest) };
+            const unread = new Set(s.unread);
+            for (const t of page.tasks) {
+              if ((markedAt.get(t.id) ?? 0) > startedAt) continue;
+              if (t.unread) unread.add(t.id);
+              else unread.delete(t.id);
+            }
+            return { loaded: true, tasks: [...fresh.values()].sort(byNewest), unread };
           }),
         fail,
       );
@@ -93,6 +106,15 @@ export function useOrgLive(client: KilnClient, orgId: string): OrgLive {
           return { tasks: upsert(s.tasks, task, (t) => t.id === task.id).sort(byNewest) };
         }),
       onRuntimeIssues: (issues) => patch(() => ({ issues })),
+      onTaskUnread: ({ taskId, unread }) => {
+        markedAt.set(taskId, ++clock);
+        patch((s) => {
+          const next = new Set(s.unread);
+          if (unread) next.add(taskId);
+          else next.delete(taskId);
+          return { unread: next };
+        });
+      },
       onWorker: (view) => patch((s) => ({ workers: upsert(s.workers, view, (w) => w.worker.id === view.worker.id) })),
       onWorkerDeleted: (id) => patch((s) => ({ workers: s.workers.filter((w) => w.worker.id !== id) })),
     });

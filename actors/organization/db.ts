@@ -69,4 +69,16 @@ export const runtimeIssues = sqliteTable(
   (t) => [index("runtime_issues_actor_idx").on(t.actorId)],
 );
 
-export const schema = { repos, tasks, runtimeIssues };
+/**
+ * Per-user unread marks, one row per task: the members who have a session on it with a turn they
+ * have not read. The source is each TaskActor, which pushes its set whenever it changes; a push
+ * whose revision is not above the row's is stale and ignored.
+ */
+export const taskUnread = sqliteTable("task_unread", {
+  taskId: text("task_id").primaryKey(),
+  /** JSON array of user ids. */
+  users: text("users").notNull(),
+  revision: integer("revision").notNull(),
+});
+
+export const schema = { repos, tasks, runtimeIssues, taskUnread };

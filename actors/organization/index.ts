@@ -2,9 +2,9 @@ import { actor, event, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
-import type { WorkerView } from "../../shared/schemas/worker.js";
+import type { WorkerDeleted, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
 import type { GitHubOrgSummary } from "../../shared/schemas/github.js";
-import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary } from "../../shared/schemas/task.js";
+import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary, type TaskUnread } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
@@ -22,6 +22,8 @@ import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
 import { TaskListView } from "./task-index.js";
+import { adoptWorkers, applyWorkerChange, createWorker, getWorker, listWorkers, resumeWorkers, type OrgWorkerState, type WorkerChange } from "./workers.js";
+import { sendUnreadChanges, UnreadView, type TaskUnreadPush } from "./unread.js";
 import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 import { own } from "../../shared/records.js";
 
@@ -35,7 +37,7 @@ export interface OrganizationInput {
   owner?: { userId: string; name: string; email: string };
 }
 
-export interface OrganizationState extends OrgDeviceState {
+export interface OrganizationState extends OrgDeviceState, OrgWorkerState {
   /** Null when the actor was reached without Kiln's creation input: it then refuses everyone. */
   id: string | null;
   kind: OrgKind;
@@ -95,10 +97,11 @@ export const organization = actor({
    * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
    * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
    */
-  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView } => ({
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView; unread: UnreadView } => ({
     indexPush: Promise.resolve(),
     lock: new ActorLock(),
     taskList: new TaskListView(),
+    unread: new UnreadView(),
   }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
@@ -117,7 +120,9 @@ export const organization = actor({
     /** One of the org's cloud workers changed (created, provisioning → healthy | failed, renamed, tearing down). */
     workerUpdated: event<WorkerView>(),
     /** One of the org's cloud workers is gone. */
-    workerDeleted: event<{ id: string }>(),
+    workerDeleted: event<WorkerDeleted>(),
+    /** One task's unread mark changed for a member: sent only to that member's own connections. */
+    taskUnreadUpdated: event<TaskUnread>(),
   },
   actions: {
     // The device API's agents, watchers and default provisioning (actors/organization/devices.ts).
@@ -351,13 +356,33 @@ export const organization = actor({
       return summary;
     },
 
-    /** Task summaries from this actor's own index (its in-memory list view): never a call per task. */
-    listTasks: (c, query?: ListTasksQuery): Promise<TaskPage> =>
-      c.vars.taskList.page(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    /**
+     * Task summaries from this actor's own index (its in-memory list view): never a call per task.
+     * Each says whether the caller has anything unread on it (their own marks only).
+     */
+    listTasks: async (c, query?: ListTasksQuery): Promise<TaskPage> => {
+      const opts = parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.");
+      await c.vars.unread.load(c.db);
+      const userId = c.conn.state.userId;
+      return c.vars.taskList.page(c.db, opts, (taskId) => c.vars.unread.isUnread(userId, taskId));
+    },
 
     /** The same page as `listTasks`, already serialized: the REST route sends it as its body. */
-    listTasksJson: (c, query?: ListTasksQuery): Promise<string> =>
-      c.vars.taskList.pageJson(c.db, parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.")),
+    listTasksJson: async (c, query?: ListTasksQuery): Promise<string> => {
+      const opts = parseInput(ListTasksQuerySchema, query ?? {}, "Invalid task list query.");
+      await c.vars.unread.load(c.db);
+      const userId = c.conn.state.userId;
+      return c.vars.taskList.pageJson(c.db, opts, (taskId) => c.vars.unread.isUnread(userId, taskId));
+    },
+
+    /**
+     * Kiln-internal: a TaskActor pushes the members with something unread on it whenever that set
+     * changes. Each member whose mark changed hears it on their own connections, nobody else's.
+     */
+    recordTaskUnread: async (c, push: TaskUnreadPush): Promise<void> => {
+      requireInternal(c.conn.state);
+      sendUnreadChanges(c.conns.values(), await c.vars.unread.apply(c.db, push));
+    },
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
@@ -376,14 +401,38 @@ export const organization = actor({
     },
 
     /**
-     * Kiln-internal: a WorkerActor pushes its view here on every change, so a workbench
-     * subscribed to the org sees its workers live. The gateway's worker index stays the list's
-     * source; this only broadcasts.
+     * Creates a worker on behalf of a member (the gateway has checked the paywall): its id and
+     * tokens are minted here, and the WorkerActor is created without waiting on it. The tokens
+     * are in this answer only.
      */
-    recordWorker: async (c, change: { view: WorkerView } | { deletedId: string }): Promise<void> => {
+    createWorker: (c, body: unknown): Promise<{ view: WorkerView; tokens: WorkerTokens }> =>
+      createWorker(c, requireExists(c.state), requireUser(c.conn.state), body),
+
+    /** The org's workers, newest first, from this actor's state: never a call per worker. */
+    listWorkers: (c, limit?: number): WorkerView[] => listWorkers(c.state, limit),
+
+    /** One worker's latest view, or null when it is not (or no longer) the org's. */
+    getWorker: (c, workerId: string): WorkerView | null => getWorker(c.state, workerId),
+
+    /**
+     * Kiln-internal: a WorkerActor pushes its view (or its deletion) here on every change. Applied,
+     * and broadcast to the org's subscribers, only when newer than the view held.
+     */
+    recordWorker: async (c, change: WorkerChange): Promise<void> => {
       requireInternal(c.conn.state);
-      if ("view" in change) c.broadcast("workerUpdated", change.view);
-      else c.broadcast("workerDeleted", { id: change.deletedId });
+      await applyWorkerChange(c, change);
+    },
+
+    /** Kiln-internal, after a restart: workers left provisioning or deleting get their command again. */
+    resumeWorkers: async (c): Promise<number> => {
+      requireInternal(c.conn.state);
+      return resumeWorkers(c, requireExists(c.state));
+    },
+
+    /** Kiln-internal, once after an upgrade: the workers an earlier Kiln kept in the gateway's index join the list. */
+    adoptWorkers: async (c, views: unknown): Promise<number> => {
+      requireInternal(c.conn.state);
+      return adoptWorkers(c, requireExists(c.state), views);
     },
 
     /** Kiln-internal: a task claims a branch name in its repo before renaming it in git. */

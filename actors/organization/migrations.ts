@@ -21,6 +21,11 @@ export const migrations = {
         "idx": 3,
         "when": 1796018931909,
         "tag": "0003_organic_lady_vermin"
+      },
+      {
+        "idx": 4,
+        "when": 1796024089132,
+        "tag": "0004_mighty_lorna_dane"
       }
     ]
   },
@@ -28,6 +33,7 @@ export const migrations = {
     "m0000": "CREATE TABLE `repos` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`remote_url` text NOT NULL,\n\t`name` text NOT NULL,\n\t`default_branch` text,\n\t`created_by` text NOT NULL,\n\t`created_at` text NOT NULL\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `repos_remote_url_uq` ON `repos` (`remote_url`);--> statement-breakpoint\nCREATE TABLE `runtime_issues` (\n\t`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`actor_type` text NOT NULL,\n\t`actor_id` text NOT NULL,\n\t`scope` text NOT NULL,\n\t`workflow` text NOT NULL,\n\t`step` text,\n\t`attempt` integer,\n\t`will_retry` integer NOT NULL,\n\t`message` text NOT NULL,\n\t`occurred_at` text NOT NULL,\n\t`resolved_at` text\n);\n--> statement-breakpoint\nCREATE INDEX `runtime_issues_actor_idx` ON `runtime_issues` (`actor_id`);--> statement-breakpoint\nCREATE TABLE `tasks` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`repo_id` text NOT NULL,\n\t`title` text NOT NULL,\n\t`branch` text NOT NULL,\n\t`state` text NOT NULL,\n\t`phase` text NOT NULL,\n\t`label` text NOT NULL,\n\t`message` text,\n\t`created_by` text NOT NULL,\n\t`created_at` text NOT NULL,\n\t`updated_at` text NOT NULL\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `tasks_repo_branch_uq` ON `tasks` (`repo_id`,`branch`);--> statement-breakpoint\nCREATE INDEX `tasks_updated_at_idx` ON `tasks` (`updated_at`);",
     "m0001": "CREATE INDEX `tasks_created_at_idx` ON `tasks` (`created_at`);--> statement-breakpoint\nCREATE INDEX `tasks_state_idx` ON `tasks` (`state`);",
     "m0002": "ALTER TABLE `tasks` ADD `revision` integer DEFAULT 0 NOT NULL;",
-    "m0003": "ALTER TABLE `repos` ADD `source` text DEFAULT 'git' NOT NULL;--> statement-breakpoint\nALTER TABLE `repos` ADD `full_name` text;--> statement-breakpoint\nALTER TABLE `repos` ADD `private` integer;--> statement-breakpoint\nALTER TABLE `repos` ADD `hidden` integer DEFAULT false NOT NULL;--> statement-breakpoint\nALTER TABLE `tasks` ADD `pull_request` text;"
+    "m0003": "ALTER TABLE `repos` ADD `source` text DEFAULT 'git' NOT NULL;--> statement-breakpoint\nALTER TABLE `repos` ADD `full_name` text;--> statement-breakpoint\nALTER TABLE `repos` ADD `private` integer;--> statement-breakpoint\nALTER TABLE `repos` ADD `hidden` integer DEFAULT false NOT NULL;--> statement-breakpoint\nALTER TABLE `tasks` ADD `pull_request` text;",
+    "m0004": "CREATE TABLE `task_unread` (\n\t`task_id` text PRIMARY KEY NOT NULL,\n\t`users` text NOT NULL,\n\t`revision` integer NOT NULL\n);\n"
   }
 };

@@ -26,16 +26,18 @@ export class TaskListView {
   /** Writes made while a load reads the table, applied on top of what it read. */
   private pending: (() => void)[] = [];
 
-  /** One page, as `listTaskSummaries` would return it. */
-  async page(db: OrgDb, opts: { repoId?: string; limit?: number; cursor?: string }): Promise<TaskPage> {
+  /** One page, as `listTaskSummaries` would return it, each task with the caller's own `unread`. */
+  async page(db: OrgDb, opts: { repoId?: string; limit?: number; cursor?: string }, unread: (taskId: string) => boolean): Promise<TaskPage> {
     const { entries, next } = await this.slice(db, opts);
-    return { tasks: entries.map((e) => e.summary), nextCursor: next };
+    return { tasks: entries.map((e) => ({ ...e.summary, unread: unread(e.summary.id) })), nextCursor: next };
   }
 
   /** The same page, already serialized as the REST body (`TaskPage` JSON). */
-  async pageJson(db: OrgDb, opts: { repoId?: string; limit?: number; cursor?: string }): Promise<string> {
+  async pageJson(db: OrgDb, opts: { repoId?: string; limit?: number; cursor?: string }, unread: (taskId: string) => boolean): Promise<string> {
     const { entries, next } = await this.slice(db, opts);
-    return `{"tasks":[${entries.map((e) => e.json).join(",")}],"nextCursor":${JSON.stringify(next)}}`;
+    // The caller's `unread` goes inside each summary's cached JSON object, which ends with its `}`.
+    const items = entries.map((e) => `${e.json.slice(0, -1)},"unread":${unread(e.summary.id)}}`);
+    return `{"tasks":[${items.join(",")}],"nextCursor":${JSON.stringify(next)}}`;
   }
 
   /** A row was inserted or a summary applied: the view takes it unless it holds a newer one. */

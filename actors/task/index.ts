@@ -15,6 +15,7 @@ import { sandboxGit } from "../sandbox/git.js";
 import { finishTurn, openSession } from "./sessions.js";
 import { initialTaskState, taskView, type TaskCommand, type TaskInput, type TaskState } from "./state.js";
 import { runTaskCommand } from "./workflow.js";
+import { pushUnread } from "./unread.js";
 import { own } from "../../shared/records.js";
 
 function invalid(message: string): UserError {
@@ -106,8 +107,17 @@ export const task = actor({
     },
 
     setDraft: (c, rawSessionId: string, text: string) => updateWorkbench(c, sessionId(rawSessionId), { draft: String(text ?? "") }),
-    markRead: (c, rawSessionId: string) => updateWorkbench(c, sessionId(rawSessionId), { unread: false }),
-    markUnread: (c, rawSessionId: string) => updateWorkbench(c, sessionId(rawSessionId), { unread: true }),
+    // A read or unread mark can change the task's dot in the org's list: the set goes up (unread.ts).
+    markRead: async (c, rawSessionId: string) => {
+      const wb = await updateWorkbench(c, sessionId(rawSessionId), { unread: false });
+      await pushUnread(c);
+      return wb;
+    },
+    markUnread: async (c, rawSessionId: string) => {
+      const wb = await updateWorkbench(c, sessionId(rawSessionId), { unread: true });
+      await pushUnread(c);
+      return wb;
+    },
 
     /** Opens an agent session in the task's sandbox (closing the active one); provisions in the background. */
     openSession: (c, body: unknown): Promise<SessionSummary> => {
@@ -148,13 +158,14 @@ export const task = actor({
     /** Kiln-internal: a TaskSessionActor reports the end of a turn sent by `senderId`. */
     turnFinished: async (c, sessionId: string, senderId: string): Promise<void> => {
       if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
-      await c.vars.lock.run(() =>
-        finishTurn(c, sessionId, senderId, (userId) => {
+      await c.vars.lock.run(async () => {
+        await finishTurn(c, sessionId, senderId, (userId) => {
           const wb = c.state.workbench[userId];
           if (!wb) return;
           for (const conn of c.conns.values()) if ((conn.state as Caller | undefined)?.userId === userId) conn.send("workbenchUpdated", wb);
-        }),
-      );
+        });
+        await pushUnread(c);
+      });
     },
   },
 });

@@ -36,6 +36,8 @@ export interface TaskState extends Omit<TaskInput, "orgId" | "createdAt"> {
   diff: DiffSummary | null;
   /** The branch's pull request, pushed by the org's GitHubStateActor (absent in older state). */
   pullRequest?: PullRequestRef | null;
+  /** The unread set last pushed to the organization (`actors/task/unread.ts`); absent until the first. */
+  unreadPushed?: { users: string[]; revision: number; failed?: boolean };
   /** Of the task's summary and detail (`actors/revision.ts`), bumped by every publish; absent in older state. */
   revision?: number;
 }

@@ -82,9 +82,25 @@ export const ListTasksQuerySchema = z.object({
 });
 export type ListTasksQuery = z.input<typeof ListTasksQuerySchema>;
 
+/** A task as the list shows it to one user: its summary and whether that user has anything unread on it. */
+export const TaskListItemSchema = TaskSummarySchema.extend({
+  unread: z.boolean().meta({ description: "You have a session on this task with a turn you have not read (your own mark: other members have theirs)" }),
+}).meta({ id: "TaskListItem" });
+export type TaskListItem = z.infer<typeof TaskListItemSchema>;
+
+/** One user's unread mark on one task changed; sent only to that user's connections. */
+export const TaskUnreadSchema = z
+  .object({
+    taskId: z.string(),
+    unread: z.boolean(),
+    revision: z.number().int().meta({ description: "Of the task's unread marks: grows with every change; an older event is stale" }),
+  })
+  .meta({ id: "TaskUnread" });
+export type TaskUnread = z.infer<typeof TaskUnreadSchema>;
+
 export const TaskPageSchema = z
   .object({
-    tasks: z.array(TaskSummarySchema),
+    tasks: z.array(TaskListItemSchema),
     nextCursor: z.string().nullable().meta({ description: "Pass as `cursor` for the next page; null on the last page" }),
   })
   .meta({ id: "TaskPage" });

@@ -25,7 +25,8 @@ describe("the workbench page for a team", () => {
     const ann = await newPage();
     const ben = await newPage();
     const benEmail = uniqueEmail("ben");
-    await signUpInPage(ann, kiln.url, uniqueEmail("ann"));
+    const annEmail = uniqueEmail("ann");
+    await signUpInPage(ann, kiln.url, annEmail);
 
     // Ann makes a team and invites Ben by email.
     await ann.getByRole("link", { name: "Team" }).click();
@@ -64,6 +65,10 @@ describe("the workbench page for a team", () => {
     // Ben gets the unread mark for Ann's turn; Ann, who sent it, does not.
     await ben.locator('[aria-label="Session list"] a[data-unread="true"]').waitFor();
     expect(await sessionTab(ann).getAttribute("data-unread")).toBe("false");
+    // And the task list, live: Ben's has the dot on the task, Ann's does not.
+    const listDot = (page: Page) => page.getByRole("navigation", { name: "All tasks" }).locator("li", { hasText: "Shared work" }).getByRole("img", { name: "unread" });
+    await listDot(ben).waitFor();
+    expect(await listDot(ann).count()).toBe(0);
 
     // Ann's draft is hers: Ben opens the session and finds his own, empty box.
     const saved = draftSaved(ann);
@@ -71,9 +76,13 @@ describe("the workbench page for a team", () => {
     await saved;
     await sessionTab(ben).click();
     await ben.getByRole("list", { name: "Transcript" }).locator("li.agent", { hasText: "Working on: hello team" }).waitFor();
+    // The message is shown as Ann's, by her name (the page signs up with the email's local part as the name).
+    const sent = ben.getByRole("list", { name: "Transcript" }).locator("li.user", { hasText: "hello team" });
+    expect(await sent.locator(".who").textContent()).toBe(annEmail.split("@")[0]);
     expect(await ben.getByLabel("Message").inputValue()).toBe("");
     // Opening it marked it read for Ben.
     await ben.locator('[aria-label="Session list"] a[data-unread="false"]').waitFor();
+    await listDot(ben).waitFor({ state: "detached" });
     expect(await ben.content()).not.toContain("Ann's private draft");
 
     await screenshot(ann, "team-ann");
