@@ -264,6 +264,18 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     expect((await as(u.token).post(`/v1/orgs/${orgId}/github/sync`)).status).toBe(403);
   });
 
+  it("counts the deliveries it does not handle, by event, and changes nothing else", async () => {
+    const annToken = await signInWithGitHub(kiln.url, ann);
+    const before = (await as(annToken).get<{ github: GitHubStatus }>(`/v1/orgs/${orgId}/github`)).body.github.deliveries;
+    const star = example("star", "created");
+    star.installation = { id: INSTALLATION };
+    expect((await deliver(kiln.url, "star", star)).status).toBe(202);
+    expect((await deliver(kiln.url, "star", star)).status).toBe(202);
+    const after = await until(() => as(annToken).get<{ github: GitHubStatus }>(`/v1/orgs/${orgId}/github`), (r) => r.body.github.deliveries.ignoredByEvent["star.created"] === 2);
+    expect(after.body.github.deliveries.ignored).toBe(before.ignored + 2);
+    expect(after.body.github.deliveries.processed).toBe(before.processed);
+  });
+
   it("carries the sync's progress in the org's summary, live to the org's subscribers", async () => {
     const annToken = await signInWithGitHub(kiln.url, ann);
     await until(() => as(annToken).get<{ github: GitHubStatus }>(`/v1/orgs/${orgId}/github`), (r) => !r.body.github.sync.running && r.body.github.status === "connected");
