@@ -48,6 +48,7 @@ export function TaskView({ client, live, orgId, taskId, sessionId }: Props) {
                   sessionId={sessionId}
                   workbench={t.workbench.sessions[sessionId]}
                   onWorkbench={t.setWorkbench}
+                  members={live.org?.members ?? []}
                 />
               )}
             </>
