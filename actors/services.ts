@@ -1,6 +1,6 @@
 import { pino, type Logger } from "pino";
 import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
-import type { DeviceSnapshot } from "./device/state.js";
+import type { DeviceBoardEntry, DeviceSnapshot } from "./device/state.js";
 import type { DaytonaProviderConfig } from "./sandbox/daytona.js";
 import type { RenderProviderConfig } from "./sandbox/render.js";
 import type { GitHubServices } from "./github-state/services.js";
@@ -87,8 +87,13 @@ export interface WorkerIndexWriter {
 export interface DeviceIndexWriter {
   /** A device's registration changed (or it was deleted). */
   sync(snapshot: DeviceSnapshot & { deleted?: boolean }): Promise<void>;
-  /** The device polled: at most once a minute per device. */
-  seen(deviceId: string, at: Date): Promise<void>;
+  /**
+   * Replaces the device's entry on the gateway's device board (null drops it), from which idle polls
+   * are answered without the actor. Synchronous: the board is current before the action returns.
+   */
+  publishBoard(deviceId: string, entry: DeviceBoardEntry | null): void;
+  /** When the gateway last saw the device poll (ISO), or null; the gateway keeps `last_seen_at`. */
+  lastSeen(deviceId: string): string | null;
   /** A watcher was created in an organization. */
   indexWatcher(watcherId: string, orgId: string): Promise<void>;
 }
