@@ -19,6 +19,7 @@ import type { Registry } from "../actors/registry.js";
 import type { KilnApi } from "../server/routes/api.js";
 import type { ErrorBody, ErrorCode } from "./errors.js";
 import type { CreateTokenBody } from "./schemas/device.js";
+import type { CreatePullRequestBody } from "./schemas/github.js";
 import type { OrgMemberRole, OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
 import type { CreateWorkerBody, WorkerDeleted, WorkerView } from "./schemas/worker.js";
@@ -343,6 +344,12 @@ export function createKilnClient(opts: KilnClientOptions) {
     githubConnection: (orgId: string) => unwrap(orgs.github.$get({ param: { orgId } })),
     githubSync: (orgId: string) => unwrap(orgs.github.sync.$post({ param: { orgId } })),
     githubReconnect: (orgId: string) => unwrap(orgs.github.reconnect.$post({ param: { orgId } })),
+    /**
+     * Pushes the task's branch and opens its pull request on GitHub (a task on a repository of the
+     * org's GitHub App installation); an open one for the branch is linked, not duplicated.
+     */
+    openPullRequest: (orgId: string, taskId: string, json: CreatePullRequestBody = {}) =>
+      unwrap(tasks["pull-request"].$post({ param: { orgId, taskId }, json })).then((r) => r.pullRequest),
 
     /** The Mac app's devices: mint a device-bound token (shown once), list, relabel, delete. */
     mintDeviceToken: (json: JsonOf<typeof api.devices["mint-token"]["$post"]>) => unwrap(api.devices["mint-token"].$post({ json })),
