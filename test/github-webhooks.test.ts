@@ -234,6 +234,13 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     expect(fake.pulls("acme/api").filter((p) => p.head === "add-docs")).toHaveLength(1);
     const view = await as(annToken).get<TaskView>(`/v1/orgs/${orgId}/tasks/${task.id}`);
     expect(view.body.task.pullRequest).toMatchObject({ number: opened.body.pullRequest.number, state: "open" });
+    // Parallel requests for another task: one pull request, one 201 and 200s, never a 500.
+    const racing = await as(annToken).createTask(orgId, { repoId: "gh-301", prompt: "Race", branch: "race-pr" });
+    expect((await as(annToken).settled(orgId, racing.id)).task.lifecycle.state).toBe("ready");
+    const parallel = await Promise.all(Array.from({ length: 4 }, () => as(annToken).post<{ pullRequest: { number: number } }>(`/v1/orgs/${orgId}/tasks/${racing.id}/pull-request`)));
+    expect(parallel.map((r) => r.status).sort()).toEqual([200, 200, 200, 201]);
+    expect(new Set(parallel.map((r) => r.body.pullRequest.number)).size).toBe(1);
+    expect(fake.pulls("acme/api").filter((p) => p.head === "race-pr")).toHaveLength(1);
     // A task on a repository that is not GitHub's has no pull request to open.
     const personal = `personal-${(await as(annToken).get<{ user: { id: string } }>("/v1/me")).body.user.id}`;
     const local = await as(annToken).createTask(personal, { repoId: await as(annToken).addRepo(personal, makeBareRepo("plain")), prompt: "x" });
