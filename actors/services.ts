@@ -94,6 +94,8 @@ export interface DeviceIndexWriter {
   publishBoard(deviceId: string, entry: DeviceBoardEntry | null): void;
   /** When the gateway last saw the device poll (ISO), or null; the gateway keeps `last_seen_at`. */
   lastSeen(deviceId: string): string | null;
+  /** The user's registered device in the org seen most recently, or null: where an unpinned watcher's scheduled run goes. */
+  pickDevice(orgId: string, userId: string): Promise<string | null>;
   /** A watcher was created in an organization. */
   indexWatcher(watcherId: string, orgId: string): Promise<void>;
 }

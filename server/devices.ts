@@ -145,6 +145,18 @@ export class Devices implements DeviceIndexWriter {
     return seen ? new Date(seen.at).toISOString() : null;
   }
 
+  async pickDevice(orgId: string, userId: string): Promise<string | null> {
+    const rows = await this.db
+      .select({ deviceId: deviceIndex.deviceId, view: deviceIndex.view, lastSeenAt: deviceIndex.lastSeenAt, createdAt: deviceIndex.createdAt })
+      .from(deviceIndex)
+      .where(and(eq(deviceIndex.orgId, orgId), eq(deviceIndex.userId, userId)))
+      .limit(1000);
+    const seen = (r: (typeof rows)[number]) => this.seenAt.get(r.deviceId)?.at ?? r.lastSeenAt?.getTime() ?? 0;
+    const registered = rows.filter((r) => r.view.registeredAt !== null);
+    registered.sort((a, b) => seen(b) - seen(a) || b.createdAt.getTime() - a.createdAt.getTime());
+    return registered[0]?.deviceId ?? null;
+  }
+
   /**
    * A device polled (its token checked). Its `last_seen_at` is written at most once a minute, and
    * due writes of all devices go out together, one statement a second: with 10,000 devices polling

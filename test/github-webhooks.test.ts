@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKilnClient } from "../shared/client.js";
 import type { GitHubStatus } from "../shared/schemas/github.js";
+import type { OrgSummary } from "../shared/schemas/org.js";
 import type { Repo, TaskView } from "../shared/schemas/task.js";
 import { startFakeGitHub, type FakeGitHub, type FakeUser } from "./fakes/github.js";
 import { api } from "./support/api.js";
@@ -261,6 +262,44 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     expect(both.map((r) => r.status).sort()).toEqual([202, 409]);
     const u = await signUp(socketTransport(kiln.url));
     expect((await as(u.token).post(`/v1/orgs/${orgId}/github/sync`)).status).toBe(403);
+  });
+
+  it("counts the deliveries it does not handle, by event, and changes nothing else", async () => {
+    const annToken = await signInWithGitHub(kiln.url, ann);
+    const before = (await as(annToken).get<{ github: GitHubStatus }>(`/v1/orgs/${orgId}/github`)).body.github.deliveries;
+    const star = example("star", "created");
+    star.installation = { id: INSTALLATION };
+    expect((await deliver(kiln.url, "star", star)).status).toBe(202);
+    expect((await deliver(kiln.url, "star", star)).status).toBe(202);
+    const after = await until(() => as(annToken).get<{ github: GitHubStatus }>(`/v1/orgs/${orgId}/github`), (r) => r.body.github.deliveries.ignoredByEvent["star.created"] === 2);
+    expect(after.body.github.deliveries.ignored).toBe(before.ignored + 2);
+    expect(after.body.github.deliveries.processed).toBe(before.processed);
+  });
+
+  it("carries the sync's progress in the org's summary, live to the org's subscribers", async () => {
+    const annToken = await signInWithGitHub(kiln.url, ann);
+    await until(() => as(annToken).get<{ github: GitHubStatus }>(`/v1/orgs/${orgId}/github`), (r) => !r.body.github.sync.running && r.body.github.status === "connected");
+    const seen: NonNullable<OrgSummary["github"]>[] = [];
+    const client = createKilnClient({ baseUrl: kiln.url, token: annToken });
+    let opened = 0;
+    const stop = client.subscribeOrganization(orgId, { onOpen: () => (opened += 1), onGitHub: (g) => g && seen.push(g) });
+    try {
+      await until(async () => opened, (n) => n >= 1, { timeoutMs: 15_000 });
+      const started = Date.now();
+      expect((await as(annToken).post(`/v1/orgs/${orgId}/github/sync`)).status).toBe(202);
+      await until(async () => seen, (s) => s.some((g) => !g.sync.running && Date.parse(g.sync.finishedAt ?? "") >= started), { timeoutMs: 15_000 });
+      // The phases came in order, counting up, then the finished sync with its totals.
+      const phases = seen.filter((g) => g.sync.running).map((g) => g.sync.phase);
+      expect(phases[0]).toBe("repositories");
+      expect(phases).toContain("pull_requests");
+      expect(seen.at(-1)).toMatchObject({ status: "connected", sync: { running: false, repositories: 3, members: 3, error: null } });
+      // And the summary a member reads says the same.
+      const summary = await as(annToken).get<{ organization: OrgSummary }>(`/v1/orgs/${orgId}`);
+      expect(summary.body.organization.github).toEqual(seen.at(-1));
+    } finally {
+      await stop();
+      await client.dispose();
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { db } from "rivetkit/db/drizzle";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
 import type { WorkerDeleted, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
+import type { GitHubOrgSummary } from "../../shared/schemas/github.js";
 import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary, type TaskUnread } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
 import { keys } from "../../shared/keys.js";
@@ -50,6 +51,8 @@ export interface OrganizationState extends OrgDeviceState, OrgWorkerState {
   invitations?: Record<string, OrgInvitationRow>;
   /** The summary's revision (`actors/revision.ts`); absent in older state. */
   revision?: number;
+  /** The GitHub connection's status and sync progress as GitHubStateActor last pushed it, with that push's revision. */
+  github?: { summary: GitHubOrgSummary; revision: number } | null;
 }
 
 function initialState(input: OrganizationInput | undefined): OrganizationState {
@@ -76,6 +79,7 @@ function summarize(state: OrganizationState): OrgSummary {
     updatedAt: state.updatedAt,
     members: Object.values(state.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)),
     sandboxProvider: state.sandboxProvider ?? null,
+    github: state.github?.summary ?? null,
     revision: state.revision ?? 0,
   };
 }
@@ -258,6 +262,20 @@ export const organization = actor({
       const summary = await commit(c);
       for (const userId of removed) await closeMemberConnections(summary.id, userId);
       return summary;
+    },
+
+    /**
+     * Kiln-internal (GitHubStateActor): its status and sync progress, for the org's subscribers. A
+     * push older than the one held is dropped. Not saved at once nor pushed to the index: the
+     * GitHubStateActor holds the truth, and a lost progress figure is replaced by the next push.
+     */
+    recordGitHubStatus: (c, push: { summary: GitHubOrgSummary; revision: number }): boolean => {
+      requireInternal(c.conn.state);
+      if (c.state.id === null || push.revision <= (c.state.github?.revision ?? 0)) return false;
+      c.state.github = { summary: push.summary, revision: push.revision };
+      c.state.revision = nextRevision(c.state.revision);
+      c.broadcast("orgUpdated", summarize(c.state));
+      return true;
     },
 
     /** Kiln-internal (GitHubStateActor): the installation's repositories, copied into the repo index. */

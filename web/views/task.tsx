@@ -1,5 +1,6 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
+import type { GitHubStatus } from "../../shared/schemas/github.js";
 import type { DiffSummary, TaskDetail } from "../../shared/schemas/task.js";
 import { ErrorText, useAction, submitWith } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
@@ -36,7 +37,7 @@ export function TaskView({ client, live, orgId, taskId, sessionId }: Props) {
             t.error ? <p class="error" role="alert">{t.error}</p> : <p class="muted">Loading task…</p>
           ) : (
             <>
-              <TaskHeader client={client} orgId={orgId} task={task} onTask={t.setTask} />
+              <TaskHeader client={client} orgId={orgId} task={task} onTask={t.setTask} onGitHub={live.repos.find((r) => r.id === task.repoId)?.source === "github"} />
               <DiffView diff={task.diff} />
               <Sessions client={client} orgId={orgId} task={task} unread={(id) => Boolean(t.workbench.sessions[id]?.unread)} selected={sessionId} />
               {sessionId && (
@@ -59,7 +60,8 @@ export function TaskView({ client, live, orgId, taskId, sessionId }: Props) {
   );
 }
 
-function TaskHeader({ client, orgId, task, onTask }: { client: KilnClient; orgId: string; task: TaskDetail; onTask(t: TaskDetail): void }) {
+function TaskHeader(props: { client: KilnClient; orgId: string; task: TaskDetail; onTask(t: TaskDetail): void; onGitHub: boolean }) {
+  const { client, orgId, task, onTask } = props;
   const [branch, setBranch] = useState("");
   const rename = useAction(async () => {
     onTask((await client.renameBranch(orgId, task.id, branch)).task);
@@ -97,9 +99,53 @@ function TaskHeader({ client, orgId, task, onTask }: { client: KilnClient; orgId
         <button type="button" onClick={() => void archive.run()} disabled={archive.busy || done}>
           Archive task
         </button>
+        {props.onGitHub && <PullRequestButton client={client} orgId={orgId} task={task} onTask={onTask} />}
       </div>
       <ErrorText error={rename.error ?? archive.error} />
     </header>
+  );
+}
+
+/** The org's GitHub connection, read once per org (null while unknown, or when GitHub is not configured here). */
+function useGitHubStatus(client: KilnClient, orgId: string): GitHubStatus | null {
+  const [status, setStatus] = useState<GitHubStatus | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    setStatus(null);
+    client.githubConnection(orgId).then(
+      (r) => !stopped && setStatus(r.github),
+      () => undefined,
+    );
+    return () => {
+      stopped = true;
+    };
+  }, [client, orgId]);
+  return status;
+}
+
+/**
+ * "Open a pull request", for a task on a repository of the org's GitHub App installation while the
+ * connection works. Once the task has an open pull request, its badge (above) is the link instead.
+ */
+function PullRequestButton({ client, orgId, task, onTask }: { client: KilnClient; orgId: string; task: TaskDetail; onTask(t: TaskDetail): void }) {
+  const github = useGitHubStatus(client, orgId);
+  const open = useAction(async () => {
+    const pullRequest = await client.openPullRequest(orgId, task.id);
+    // The task's own event follows with the same pull request.
+    onTask({ ...task, pullRequest });
+  });
+  if (!github) return null;
+  if (github.status !== "connected" && github.status !== "syncing") {
+    return <span class="muted">GitHub: {github.message ?? github.status.replace(/_/g, " ")}</span>;
+  }
+  if (task.pullRequest?.state === "open") return null;
+  return (
+    <>
+      <button type="button" onClick={() => void open.run()} disabled={open.busy || task.lifecycle.state !== "ready" || task.killed}>
+        Open a pull request
+      </button>
+      <ErrorText error={open.error} />
+    </>
   );
 }
 
