@@ -1,7 +1,6 @@
 import { pino, type Logger } from "pino";
 import type { OrgMemberRole, OrgKind } from "../shared/schemas/org.js";
-import type { WorkerView } from "../shared/schemas/worker.js";
-import type { DeviceSnapshot } from "./device/state.js";
+import type { DeviceBoardEntry, DeviceSnapshot } from "./device/state.js";
 import type { DaytonaProviderConfig } from "./sandbox/daytona.js";
 import type { RenderProviderConfig } from "./sandbox/render.js";
 import type { GitHubServices } from "./github-state/services.js";
@@ -42,8 +41,8 @@ export interface ActorServices {
   /** Key that marks a call from Kiln's own gateway or actors. Derived from the auth secret. */
   internalKey: string;
   syncOrgIndex(snapshot: OrgIndexSnapshot): Promise<void>;
-  /** Mirrors a worker's view into the gateway's worker index (null removes it). */
-  syncWorkerIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void>;
+  /** The gateway's worker authorization index and view cache, kept by OrganizationActors. */
+  workers: WorkerIndexWriter;
   /** The gateway's device and watcher indexes, kept by DeviceActors and OrganizationActors. */
   devices: DeviceIndexWriter;
   /** A task's state changed: the gateway's cached views of it are dropped (called on every change, synchronously). */
@@ -71,12 +70,32 @@ export interface ActorServices {
   logger: Logger;
 }
 
+/**
+ * Which org a worker id belongs to, and who created it: all the gateway needs to route and
+ * authorize `/v1/workers/:id`. The worker's view lives in its OrganizationActor, not here.
+ */
+export interface WorkerIndexWriter {
+  /** A new worker, before its id is given out. */
+  index(workerId: string, orgId: string, createdBy: string): Promise<void>;
+  /** The worker is deleted. */
+  unindex(workerId: string): Promise<void>;
+  /** The worker's view changed: the gateway's cached copy is dropped (synchronously, on every change). */
+  changed(workerId: string): void;
+}
+
 /** Writes the gateway's device-API indexes (app database). Called only when something changed. */
 export interface DeviceIndexWriter {
   /** A device's registration changed (or it was deleted). */
   sync(snapshot: DeviceSnapshot & { deleted?: boolean }): Promise<void>;
-  /** The device polled: at most once a minute per device. */
-  seen(deviceId: string, at: Date): Promise<void>;
+  /**
+   * Replaces the device's entry on the gateway's device board (null drops it), from which idle polls
+   * are answered without the actor. Synchronous: the board is current before the action returns.
+   */
+  publishBoard(deviceId: string, entry: DeviceBoardEntry | null): void;
+  /** When the gateway last saw the device poll (ISO), or null; the gateway keeps `last_seen_at`. */
+  lastSeen(deviceId: string): string | null;
+  /** The user's registered device in the org seen most recently, or null: where an unpinned watcher's scheduled run goes. */
+  pickDevice(orgId: string, userId: string): Promise<string | null>;
   /** A watcher was created in an organization. */
   indexWatcher(watcherId: string, orgId: string): Promise<void>;
 }

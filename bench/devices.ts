@@ -99,17 +99,18 @@ async function main(): Promise<void> {
   writeFileSync(devicesFile, JSON.stringify(devices));
   const rssRegistered = process.memoryUsage().rss;
 
-  // Steady state: a Mac app polls every `next_poll_seconds`, so its DeviceActor is awake. Touch every
-  // device once right before the load, as its own poll would have.
+  // Steady state: a Mac app polls every `next_poll_seconds`. Touch every device once right before
+  // the load, as its own poll would have (each is then on the device board; its actor may sleep).
   await pool(devices, MINT_CONCURRENCY, async ([token, workerId]) => {
     const r = await post(`${base}/api/workers/poll`, token, { worker_id: workerId });
     if (r.status !== 200) throw new Error(`poll: ${r.status}`);
   });
   const idleBody = (await post<unknown>(`${base}/api/workers/poll`, devices[0]![0], { worker_id: devices[0]![1] })).body;
-  log(`idle body: ${JSON.stringify(idleBody)}; polling ${DEVICES} devices with ${CONNECTIONS} connections`);
+  log(`idle body: ${JSON.stringify(idleBody)}; polling ${DEVICES} devices with ${CONNECTIONS} connections from ${Math.round(performance.now())} ms`);
   const knobs = { connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION };
   const kilnLoad = await runLoad(`${base}/api/workers/poll`, {}, { devicesFile, ...knobs });
   const rssPolled = process.memoryUsage().rss;
+  log(`idle-poll load done at ${Math.round(performance.now())} ms: ${kilnLoad.requestsPerSec.toFixed(0)} req/s`);
 
   // Baseline: bare Hono, same route and method, a Bearer check, the same idle body.
   const bare = new Hono().post("/api/workers/poll", async (c) => {

@@ -80,6 +80,13 @@ async function freePort(host: string): Promise<number> {
 const SESSION_CACHE_TTL_MS = 30_000;
 const SESSION_CACHE_MAX = 10_000;
 /**
+ * Personal access tokens (device tokens) are re-read this often: a revocation or expiry in this
+ * process applies at once, and membership is checked on every request, so this bounds only a
+ * revocation made through another Kiln process sharing the database. 10,000 devices polling
+ * every 10 s then cost 17 token reads a second, not 330.
+ */
+const TOKEN_CACHE_TTL_MS = 10 * 60_000;
+/**
  * Worker and task views on the polling paths are asked of their source again at least this often.
  * Changes made by actors in this process show at once regardless (they drop their views); this
  * bounds only what an actor running in another process changes unseen.
@@ -142,11 +149,19 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       },
     });
     const resolveSession = sessionResolver(auth, sessionCache);
-    const tokens = new PersonalTokens(db.db, organizations, { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: 50_000 });
-    const devices = new Devices(db.db, organizations, tokens, () => {
-      if (!client) throw new Error("actors are not started yet");
-      return client;
-    });
+    const tokens = new PersonalTokens(db.db, organizations, { ttlMs: TOKEN_CACHE_TTL_MS, maxEntries: 50_000 });
+    const devices = new Devices(
+      db.db,
+      organizations,
+      tokens,
+      () => {
+        if (!client) throw new Error("actors are not started yet");
+        return client;
+      },
+      // The device board is right only while the DeviceActors run in this process (not on the Rivet Engine).
+      { board: !config.rivet, logger: logger.child({ component: "devices" }) },
+    );
+    cleanup.unshift(() => devices.flushSeen());
 
     const sandboxRoot = join(config.dataDir, "sandboxes");
     const workers = new Workers(db.db, organizations, () => {
@@ -165,7 +180,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
       devices,
       isOrgMember: (orgId, userId) => organizations.isMember(orgId, userId),
       taskChanged: (orgId, taskId) => taskViews.forget(taskViewGroup(orgId, taskId)),
-      syncWorkerIndex: (orgId, workerId, createdBy, view) => workers.syncIndex(orgId, workerId, createdBy, view),
+      workers,
       sandboxRoot,
       defaultSandboxProvider: config.sandboxProvider,
       workerProvisioner: config.workerProvisioner,

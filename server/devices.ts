@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { Logger } from "pino";
 import { internalParams } from "../actors/auth.js";
-import type { DeviceSnapshot } from "../actors/device/state.js";
+import type { DeviceBoardEntry, DeviceSnapshot } from "../actors/device/state.js";
 import { deviceView } from "../actors/device/state.js";
 import type { DeviceIndexWriter } from "../actors/services.js";
 import { ForbiddenError, KilnError } from "../shared/errors.js";
@@ -9,6 +10,7 @@ import { keys, personalOrgId } from "../shared/keys.js";
 import type { Device, DevicePlatform } from "../shared/schemas/device.js";
 import type { AppDb } from "./db/index.js";
 import { deviceIndex, watcherIndex } from "./db/device-schema.js";
+import { DeviceBoard } from "./device-board.js";
 import type { Organizations } from "./organizations.js";
 import type { KilnClient } from "./rivet.js";
 import type { PersonalTokens } from "./tokens.js";
@@ -18,9 +20,24 @@ const WATCHER_ID = /^wat_[0-9a-f]{16}$/;
 
 type IndexRow = typeof deviceIndex.$inferSelect;
 
-function view(row: IndexRow): Device {
+/** `last_seen_at` reaches the app database at most this often per device: an idle poll writes nothing. */
+export const LAST_SEEN_WRITE_MS = 60_000;
+/** Due `last_seen_at` writes are gathered for this long, then written in one statement. */
+const LAST_SEEN_FLUSH_MS = 1_000;
+/** Devices per `last_seen_at` statement. */
+const LAST_SEEN_BATCH = 1_000;
+
+interface Seen {
+  /** The device's latest poll in this process (ms). */
+  at: number;
+  /** When this process last wrote its `last_seen_at` (ms). */
+  writtenAt: number;
+}
+
+/** A device as its index row has it; `seen` (this process's latest poll) is fresher than the row's once-a-minute `last_seen_at`. */
+function view(row: IndexRow, seen: string | null): Device {
   const snapshot: DeviceSnapshot = { deviceId: row.deviceId, orgId: row.orgId, userId: row.userId, platform: row.platform as DevicePlatform, ...row.view };
-  return deviceView(snapshot, row.lastSeenAt?.toISOString() ?? null, row.createdAt.toISOString());
+  return deviceView(snapshot, seen ?? row.lastSeenAt?.toISOString() ?? null, row.createdAt.toISOString());
 }
 
 /**
@@ -29,12 +46,21 @@ function view(row: IndexRow): Device {
  * addresses them and keeps the indexes they push.
  */
 export class Devices implements DeviceIndexWriter {
+  /** Idle polls are answered from here (`server/device-board.ts`). */
+  readonly board: DeviceBoard;
+  private readonly seenAt = new Map<string, Seen>();
+  private readonly seenDue = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly db: AppDb,
     private readonly orgs: Organizations,
     private readonly tokens: PersonalTokens,
     private readonly client: () => KilnClient,
-  ) {}
+    private readonly opts: { board: boolean; logger?: Logger } = { board: true },
+  ) {
+    this.board = new DeviceBoard(opts.board);
+  }
 
   deviceHandle(orgId: string, deviceId: string) {
     return this.client().device.get(keys.device(orgId, deviceId), { params: internalParams() });
@@ -57,7 +83,7 @@ export class Devices implements DeviceIndexWriter {
 
   async list(userId: string): Promise<Device[]> {
     const rows = await this.db.select().from(deviceIndex).where(eq(deviceIndex.userId, userId)).orderBy(desc(deviceIndex.createdAt)).limit(1000);
-    return rows.map(view);
+    return rows.map((row) => view(row, this.lastSeen(row.deviceId)));
   }
 
   /** One of the user's devices; another user's and unknown ids answer the same 404. */
@@ -71,7 +97,7 @@ export class Devices implements DeviceIndexWriter {
   async relabel(userId: string, deviceId: string, label: string): Promise<Device> {
     const row = await this.find(userId, deviceId);
     await this.deviceHandle(row.orgId, deviceId).relabel(label);
-    return view(await this.find(userId, deviceId));
+    return view(await this.find(userId, deviceId), this.lastSeen(deviceId));
   }
 
   /** Deletes a device: its runs are cancelled, its watchers unpinned (they stay) and its tokens revoked. */
@@ -79,6 +105,7 @@ export class Devices implements DeviceIndexWriter {
     const row = await this.find(userId, deviceId);
     await this.tokens.revokeForDevice(deviceId);
     await this.deviceHandle(row.orgId, deviceId).remove();
+    this.seenAt.delete(deviceId);
   }
 
   /** Whether a device belongs to an org (a watcher may be pinned only to one of its org's devices). */
@@ -109,8 +136,59 @@ export class Devices implements DeviceIndexWriter {
       .onConflictDoUpdate({ target: deviceIndex.deviceId, set: { view: indexed } });
   }
 
-  async seen(deviceId: string, at: Date): Promise<void> {
-    await this.db.update(deviceIndex).set({ lastSeenAt: at }).where(eq(deviceIndex.deviceId, deviceId));
+  publishBoard(deviceId: string, entry: DeviceBoardEntry | null): void {
+    this.board.set(deviceId, entry);
+  }
+
+  lastSeen(deviceId: string): string | null {
+    const seen = this.seenAt.get(deviceId);
+    return seen ? new Date(seen.at).toISOString() : null;
+  }
+
+  async pickDevice(orgId: string, userId: string): Promise<string | null> {
+    const rows = await this.db
+      .select({ deviceId: deviceIndex.deviceId, view: deviceIndex.view, lastSeenAt: deviceIndex.lastSeenAt, createdAt: deviceIndex.createdAt })
+      .from(deviceIndex)
+      .where(and(eq(deviceIndex.orgId, orgId), eq(deviceIndex.userId, userId)))
+      .limit(1000);
+    const seen = (r: (typeof rows)[number]) => this.seenAt.get(r.deviceId)?.at ?? r.lastSeenAt?.getTime() ?? 0;
+    const registered = rows.filter((r) => r.view.registeredAt !== null);
+    registered.sort((a, b) => seen(b) - seen(a) || b.createdAt.getTime() - a.createdAt.getTime());
+    return registered[0]?.deviceId ?? null;
+  }
+
+  /**
+   * A device polled (its token checked). Its `last_seen_at` is written at most once a minute, and
+   * due writes of all devices go out together, one statement a second: with 10,000 devices polling
+   * every 10 s that is one UPDATE a second instead of 170.
+   */
+  polled(deviceId: string, now = Date.now()): void {
+    const seen = this.seenAt.get(deviceId);
+    if (seen && now - seen.writtenAt < LAST_SEEN_WRITE_MS) {
+      seen.at = now;
+      return;
+    }
+    this.seenAt.set(deviceId, { at: now, writtenAt: now });
+    this.seenDue.add(deviceId);
+    this.flushTimer ??= setTimeout(() => void this.flushSeen(), LAST_SEEN_FLUSH_MS).unref();
+  }
+
+  /** Writes the due `last_seen_at`s (also at close, so none is lost). */
+  async flushSeen(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const due = [...this.seenDue];
+    this.seenDue.clear();
+    for (let i = 0; i < due.length; i += LAST_SEEN_BATCH) {
+      const batch = due.slice(i, i + LAST_SEEN_BATCH);
+      try {
+        await this.db.update(deviceIndex).set({ lastSeenAt: new Date() }).where(inArray(deviceIndex.deviceId, batch));
+      } catch (err) {
+        // Written again on the device's next poll.
+        for (const id of batch) this.seenAt.delete(id);
+        this.opts.logger?.warn({ err, devices: batch.length }, "could not write devices' last_seen_at");
+      }
+    }
   }
 
   async indexWatcher(watcherId: string, orgId: string): Promise<void> {

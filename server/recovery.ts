@@ -6,8 +6,8 @@ import type { KilnClient } from "./rivet.js";
 import type { Workers } from "./workers.js";
 
 /**
- * After a start (including one after kill -9), asks every organization to resume the tasks it
- * still has provisioning. Actors sleep until called, so nothing else would wake them. Each org
+ * After a start (including one after kill -9), asks every organization to resume the tasks and
+ * workers it still has provisioning (or, for workers, deleting). Actors sleep until called, so nothing else would wake them. Each org
  * either resumes its tasks' workflows or fails them with a reason; none is left `starting`.
  */
 export async function resumeProvisioning(
@@ -19,10 +19,10 @@ export async function resumeProvisioning(
 ): Promise<void> {
   if (workers) {
     try {
-      const resumed = await workers.resumeInterrupted();
-      if (resumed) logger.info({ resumed }, "resumed workers interrupted by a restart");
+      const adopted = await workers.adoptIndexedViews();
+      if (adopted) logger.info({ adopted }, "organizations adopted the workers an earlier Kiln indexed");
     } catch (err) {
-      logger.error({ err }, "could not resume workers");
+      logger.error({ err }, "could not move indexed workers into their organizations");
     }
   }
   // Servers of the previous run were stopped before actors started; their actors learn it here.
@@ -42,8 +42,12 @@ export async function resumeProvisioning(
   }
   for (const orgId of orgIds) {
     try {
-      const result = await client.organization.get(keys.organization(orgId), { params: internalParams() }).resumeTasks();
+      const org = client.organization.get(keys.organization(orgId), { params: internalParams() });
+      const result = await org.resumeTasks();
       if (result.resumed || result.failed) logger.info({ orgId, ...result }, "resumed provisioning after start");
+      // Workers left provisioning or deleting by the previous run: their org knows which.
+      const workersResumed = await org.resumeWorkers();
+      if (workersResumed) logger.info({ orgId, workersResumed }, "resumed workers interrupted by a restart");
     } catch (err) {
       logger.error({ err, orgId }, "could not resume an organization's tasks");
     }

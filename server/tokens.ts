@@ -66,7 +66,8 @@ function info(row: Row): TokenInfo {
  * Personal access tokens: created, listed and revoked here, verified on every device poll and
  * every `/v1` request that carries one. Verified tokens are remembered in this process (hash →
  * binding), so an idle poll costs no database read; a revocation through this Kiln drops the
- * entry at once, and the TTL bounds what another process could change unseen.
+ * entry at once, expiry and org membership are checked on every request, and the TTL bounds only
+ * a revocation made through another process.
  */
 export class PersonalTokens {
   private readonly cache = new Map<string, Entry>();
@@ -138,11 +139,19 @@ export class PersonalTokens {
     const hash = hashToken(token);
     const now = Date.now();
     const hit = this.cache.get(hash);
-    if (hit && hit.until > now) return hit.binding.expiresAt && hit.binding.expiresAt.getTime() <= now ? null : hit.binding;
-    if (hit) this.drop(hash);
-    const generation = this.generation;
-    const binding = await this.lookup(hash);
-    if (binding && generation === this.generation) this.store(hash, binding, now);
+    let binding: TokenBinding | null;
+    if (hit && hit.until > now) {
+      binding = hit.binding;
+    } else {
+      if (hit) this.drop(hash);
+      const generation = this.generation;
+      binding = await this.lookup(hash);
+      if (binding && generation === this.generation) this.store(hash, binding, now);
+    }
+    if (!binding || (binding.expiresAt && binding.expiresAt.getTime() <= Date.now())) return null;
+    // A token limited to an org stops working when its user leaves the org: asked on every request
+    // of the membership index, which is memory on a hit and dropped by the OrganizationActor on a change.
+    if (binding.orgId && !(await this.orgs.isMember(binding.orgId, binding.user.id))) return null;
     return binding;
   }
 
@@ -154,8 +163,6 @@ export class PersonalTokens {
       .where(eq(personalAccessToken.tokenHash, hash))
       .limit(1);
     if (!row || row.t.revokedAt || (row.t.expiresAt && row.t.expiresAt.getTime() <= Date.now())) return null;
-    // A token limited to an org stops working when its user leaves the org (checked once per TTL).
-    if (row.t.orgId && !(await this.orgs.isMember(row.t.orgId, row.t.userId))) return null;
     return {
       tokenId: row.t.id,
       user: row.u,

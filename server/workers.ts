@@ -1,8 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { desc, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
 import { keys, personalOrgId } from "../shared/keys.js";
-import { newWorkerTokens, withCurrentUrl } from "../actors/worker/state.js";
+import { withCurrentUrl } from "../actors/worker/state.js";
 import { ForbiddenError, KilnError } from "../shared/errors.js";
 import type { CreateWorkerBody, CreatedWorker, WorkerTokens, WorkerView } from "../shared/schemas/worker.js";
 import type { AppDb } from "./db/index.js";
@@ -12,7 +11,7 @@ import type { Paywall } from "./paywall.js";
 import type { KilnClient } from "./rivet.js";
 import type { ViewCache } from "./view-cache.js";
 
-/** A worker's row of the index: its org and creator (for authorization) and its latest view. */
+/** A worker as the gateway routes and authorizes it: its org and creator (the index), and its view (its OrganizationActor's). */
 export interface WorkerRow {
   orgId: string;
   createdBy: string;
@@ -29,8 +28,11 @@ function notFound(): KilnError {
 }
 
 /**
- * Cloud workers (Den) for the gateway: creation (tokens shown once), reads from the worker index,
- * and the calls that reach a WorkerActor. A worker of an org the caller is not in is "not found".
+ * Cloud workers (Den) for the gateway. Each organization's OrganizationActor owns its workers: it
+ * mints ids and tokens, keeps the list, and hears every change from the WorkerActors. The gateway
+ * keeps only `worker_index` (which org a worker id belongs to, and its creator) and an in-memory
+ * cache of views that the org drops on every change. A worker of an org the caller is not in is
+ * "not found".
  */
 export class Workers {
   constructor(
@@ -40,9 +42,13 @@ export class Workers {
     private readonly paywall: Paywall | undefined,
     /** Where new cloud workers run (PROVISIONER_MODE). */
     private readonly provisioner: string,
-    /** The index rows by worker id, written through by every push: the polling path reads no database. */
+    /** Worker rows by id, dropped by the owning org on every change: the polling path reads no database and calls no actor. */
     private readonly rows: ViewCache<WorkerRow>,
   ) {}
+
+  private org(orgId: string, userId?: string) {
+    return this.client().organization.get(keys.organization(orgId), { params: internalParams(userId) });
+  }
 
   async create(user: { id: string; email: string }, body: CreateWorkerBody): Promise<CreatedWorker> {
     const userId = user.id;
@@ -53,65 +59,48 @@ export class Workers {
     if (!(await this.orgs.isMember(orgId, userId))) throw new ForbiddenError("You are not a member of this organization.");
     // Cloud workers cost money: with the gate on, no worker is created without the benefit.
     if (body.destination === "cloud" && this.paywall) await this.paywall.requireEntitlement(user);
-    const workerId = `w_${randomBytes(12).toString("base64url").replace(/[^A-Za-z0-9]/g, "x").slice(0, 16)}`;
-    const { tokens, hashes } = newWorkerTokens();
-    const handle = this.client().worker.getOrCreate(keys.worker(orgId, workerId), {
-      params: internalParams(userId),
-      createWithInput: {
-        orgId,
-        workerId,
-        name: body.name,
-        description: body.description ?? null,
-        destination: body.destination,
-        workspacePath: body.workspacePath ?? null,
-        createdBy: userId,
-        tokenHashes: hashes,
-        provider: body.destination === "cloud" ? this.provisioner : "user-machine",
-      },
-    });
-    const view = await handle.start();
+    const { orgId: _orgId, ...fields } = body;
+    const { view, tokens } = await this.org(orgId, userId).createWorker(fields);
     return {
-      ...view,
+      ...withCurrentUrl(view),
       tokens,
       launch: body.destination === "cloud" ? { mode: "async", pollAfterMs: POLL_AFTER_MS[this.provisioner] ?? 1_000 } : { mode: "instant" },
     };
   }
 
-  /** Mirrors a WorkerActor's view; called by the actor on every change. */
-  async syncIndex(orgId: string, workerId: string, createdBy: string, view: WorkerView | null): Promise<void> {
-    // Dropped before the write, so a read that started earlier is not kept.
-    this.rows.forget(workerId);
-    if (!view) {
-      await this.db.delete(workerIndex).where(eq(workerIndex.workerId, workerId));
-      this.rows.forget(workerId);
-      return;
-    }
-    try {
-      await this.db
-        .insert(workerIndex)
-        .values({ workerId, orgId, createdBy, view })
-        .onConflictDoUpdate({ target: workerIndex.workerId, set: { view } });
-    } finally {
-      this.rows.forget(workerId);
-    }
-    this.rows.set(workerId, { orgId, createdBy, view }, [workerId]);
+  /** A new worker, indexed by its org before its id is given out. */
+  async index(workerId: string, orgId: string, createdBy: string): Promise<void> {
+    await this.db.insert(workerIndex).values({ workerId, orgId, createdBy }).onConflictDoNothing();
   }
 
-  /** The worker's index row, through the cache; worker_not_found when there is none. */
+  async unindex(workerId: string): Promise<void> {
+    this.rows.forget(workerId);
+    await this.db.delete(workerIndex).where(eq(workerIndex.workerId, workerId));
+    this.rows.forget(workerId);
+  }
+
+  /** The org changed the worker's view: the next read asks the org again. */
+  changed(workerId: string): void {
+    this.rows.forget(workerId);
+  }
+
+  /** The worker's org, creator and view, through the cache; worker_not_found when there is none. */
   private async row(workerId: string): Promise<WorkerRow> {
     if (!WORKER_ID.test(workerId)) throw notFound();
     return this.rows.resolve(
       workerId,
       async () => {
-      const row = (
-        await this.db
-          .select({ orgId: workerIndex.orgId, createdBy: workerIndex.createdBy, view: workerIndex.view })
-          .from(workerIndex)
-          .where(eq(workerIndex.workerId, workerId))
-          .limit(1)
-      )[0];
-      if (!row) throw notFound();
-      return row;
+        const entry = (
+          await this.db
+            .select({ orgId: workerIndex.orgId, createdBy: workerIndex.createdBy })
+            .from(workerIndex)
+            .where(eq(workerIndex.workerId, workerId))
+            .limit(1)
+        )[0];
+        if (!entry) throw notFound();
+        const view = await this.org(entry.orgId).getWorker(workerId);
+        if (!view) throw notFound();
+        return { ...entry, view };
       },
       () => [workerId],
     );
@@ -120,8 +109,7 @@ export class Workers {
   async list(userId: string, orgId: string | undefined, limit: number): Promise<WorkerView[]> {
     const org = orgId ?? personalOrgId(userId);
     if (!(await this.orgs.isMember(org, userId))) throw new ForbiddenError("You are not a member of this organization.");
-    const rows = await this.db.select().from(workerIndex).where(eq(workerIndex.orgId, org)).orderBy(desc(workerIndex.createdAt)).limit(limit);
-    return rows.map((r) => withCurrentUrl(r.view));
+    return (await this.org(org, userId).listWorkers(limit)).map(withCurrentUrl);
   }
 
   /** The worker's row, if it exists and the caller belongs to its org; otherwise worker_not_found. */
@@ -153,14 +141,30 @@ export class Workers {
     await this.client().worker.get(keys.worker(row.orgId, workerId), { params: internalParams(userId) }).remove();
   }
 
-  /** After a start: workers left provisioning or deleting by the previous run resume. */
-  async resumeInterrupted(): Promise<number> {
+  /**
+   * After an upgrade: an earlier Kiln kept each worker's view in `worker_index`. Each org adopts
+   * its workers' views into its list, then the column is cleared, so this runs once per row.
+   */
+  async adoptIndexedViews(): Promise<number> {
     const rows = await this.db
-      .select({ workerId: workerIndex.workerId, orgId: workerIndex.orgId })
+      .select({ workerId: workerIndex.workerId, orgId: workerIndex.orgId, view: workerIndex.view })
       .from(workerIndex)
-      .where(sql`${workerIndex.view}->'worker'->>'status' in ('provisioning', 'deleting')`);
-    for (const r of rows) await this.client().worker.get(keys.worker(r.orgId, r.workerId), { params: internalParams() }).resume();
-    return rows.length;
+      .where(isNotNull(workerIndex.view));
+    const byOrg = new Map<string, { ids: string[]; views: WorkerView[] }>();
+    for (const r of rows) {
+      if (!r.view) continue;
+      const entry = byOrg.get(r.orgId) ?? { ids: [], views: [] };
+      entry.ids.push(r.workerId);
+      entry.views.push(r.view);
+      byOrg.set(r.orgId, entry);
+    }
+    let adopted = 0;
+    for (const [orgId, { ids, views }] of byOrg) {
+      adopted += await this.org(orgId).adoptWorkers(views);
+      await this.db.update(workerIndex).set({ view: null }).where(and(eq(workerIndex.orgId, orgId), inArray(workerIndex.workerId, ids)));
+      for (const id of ids) this.rows.forget(id);
+    }
+    return adopted;
   }
 
   /** Public health of a cloud worker's instance: 200 once provisioning finished and it answers. */

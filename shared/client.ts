@@ -19,9 +19,11 @@ import type { Registry } from "../actors/registry.js";
 import type { KilnApi } from "../server/routes/api.js";
 import type { ErrorBody, ErrorCode } from "./errors.js";
 import type { CreateTokenBody } from "./schemas/device.js";
+import type { CreatePullRequestBody } from "./schemas/github.js";
 import type { OrgMemberRole, OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
+import type { GitHubOrgSummary } from "./schemas/github.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
-import type { CreateWorkerBody, WorkerView } from "./schemas/worker.js";
+import type { CreateWorkerBody, WorkerDeleted, WorkerView } from "./schemas/worker.js";
 import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, TaskUnread, Workbench } from "./schemas/task.js";
 
 export interface KilnClientOptions {
@@ -77,6 +79,8 @@ export interface OrganizationHandlers extends LiveHandlers {
   onWorker?(view: WorkerView): void;
   /** One of the org's cloud workers is gone. */
   onWorkerDeleted?(workerId: string): void;
+  /** The org's GitHub connection and sync progress (`OrgSummary.github`), whenever the org's summary changes; null without one. */
+  onGitHub?(github: GitHubOrgSummary | null): void;
   /**
    * Your own unread mark on a task changed (another member's turn ended, or you read it). Other
    * members' marks are never sent to you. `listTasks` answers the current marks as `unread`.
@@ -229,9 +233,9 @@ export function createKilnAuth(opts: { baseUrl: string; fetch?: typeof fetch }) 
 /**
  * Passes on only events newer than the last one passed for the same key (by `revision`, or a
  * transcript event's `index`): an event that arrives late must never overwrite newer state.
+ * Handlers given one `last` map share it (a worker's updates and its deletion).
  */
-function newestOnly<T>(order: (e: T) => number, key: (e: T) => string, handler: (e: T) => void): (e: T) => void {
-  const last = new Map<string, number>();
+function newestOnly<T>(order: (e: T) => number, key: (e: T) => string, handler: (e: T) => void, last = new Map<string, number>()): (e: T) => void {
   return (e) => {
     const k = key(e);
     const seen = last.get(k);
@@ -243,6 +247,7 @@ function newestOnly<T>(order: (e: T) => number, key: (e: T) => string, handler: 
 
 const byRevision = (e: { revision: number }) => e.revision;
 const byId = (e: { id: string }) => e.id;
+const byWorkerId = (e: WorkerView) => e.worker.id;
 const single = () => "";
 
 export function createKilnClient(opts: KilnClientOptions) {
@@ -342,6 +347,12 @@ export function createKilnClient(opts: KilnClientOptions) {
     githubConnection: (orgId: string) => unwrap(orgs.github.$get({ param: { orgId } })),
     githubSync: (orgId: string) => unwrap(orgs.github.sync.$post({ param: { orgId } })),
     githubReconnect: (orgId: string) => unwrap(orgs.github.reconnect.$post({ param: { orgId } })),
+    /**
+     * Pushes the task's branch and opens its pull request on GitHub (a task on a repository of the
+     * org's GitHub App installation); an open one for the branch is linked, not duplicated.
+     */
+    openPullRequest: (orgId: string, taskId: string, json: CreatePullRequestBody = {}) =>
+      unwrap(tasks["pull-request"].$post({ param: { orgId, taskId }, json })).then((r) => r.pullRequest),
 
     /** The Mac app's devices: mint a device-bound token (shown once), list, relabel, delete. */
     mintDeviceToken: (json: JsonOf<typeof api.devices["mint-token"]["$post"]>) => unwrap(api.devices["mint-token"].$post({ json })),
@@ -368,11 +379,14 @@ export function createKilnClient(opts: KilnClientOptions) {
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       return live(params, (o) => rivet.organization.get(keys.organization(orgId), o), handlers, (conn) => {
         if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
+        const onGitHub = handlers.onGitHub;
+        if (onGitHub) conn.on("orgUpdated", newestOnly(byRevision, single, (org: OrgSummary) => onGitHub(org.github ?? null)));
         if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", newestOnly(byRevision, byId, handlers.onTaskSummary));
         if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
-        if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+        const workers = new Map<string, number>();
+        if (handlers.onWorker) conn.on("workerUpdated", newestOnly(byRevision, byWorkerId, handlers.onWorker, workers));
         const onWorkerDeleted = handlers.onWorkerDeleted;
-        if (onWorkerDeleted) conn.on("workerDeleted", (e: { id: string }) => onWorkerDeleted(e.id));
+        if (onWorkerDeleted) conn.on("workerDeleted", newestOnly(byRevision, byId, (e: WorkerDeleted) => onWorkerDeleted(e.id), workers));
         if (handlers.onTaskUnread) conn.on("taskUnreadUpdated", newestOnly(byRevision, (e: TaskUnread) => e.taskId, handlers.onTaskUnread));
       });
     },
@@ -396,9 +410,10 @@ export function createKilnClient(opts: KilnClientOptions) {
     /** Live cloud worker, instead of polling `GET /v1/workers/:id`. Call `view()` on the worker for the current state. */
     subscribeWorker(orgId: string, workerId: string, handlers: WorkerHandlers): Unsubscribe {
       return live(params, (o) => rivet.worker.get(keys.worker(orgId, workerId), o), handlers, (conn) => {
-        if (handlers.onWorker) conn.on("workerUpdated", handlers.onWorker);
+        const seen = new Map<string, number>();
+        if (handlers.onWorker) conn.on("workerUpdated", newestOnly(byRevision, single, handlers.onWorker, seen));
         const onDeleted = handlers.onDeleted;
-        if (onDeleted) conn.on("workerDeleted", () => onDeleted());
+        if (onDeleted) conn.on("workerDeleted", newestOnly(byRevision, single, () => onDeleted(), seen));
       });
     },
 

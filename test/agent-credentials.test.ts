@@ -5,13 +5,13 @@ import type { SessionSummary } from "../shared/schemas/session.js";
 import { api } from "./support/api.js";
 import { makeBareRepo } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
-import { seedDataDir, spawnKiln, tempDataDir } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 const SECRET = "sk-ant-test-credential-5f2c9e";
 
 describe("agent credentials", () => {
-  it("reach the sandbox server's environment and nowhere else: no route, no log line", async () => {
+  it("reach the sandbox server's environment and nowhere else: no route, no log line", { timeout: withStartups(1) }, async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const kiln = await spawnKiln({ KILN_DATA_DIR: dataDir, ANTHROPIC_API_KEY: SECRET, LOG_LEVEL: "debug" });

@@ -4,7 +4,7 @@ import type { Agent, ClaimedRun, WatcherView } from "../shared/schemas/watcher.j
 import { api } from "./support/api.js";
 import { mintDevice } from "./support/devices.js";
 import { signUp, socketTransport } from "./support/http.js";
-import { seedDataDir, spawnKiln, tempDataDir } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 function hasFaketime(): boolean {
@@ -23,7 +23,7 @@ function hasFaketime(): boolean {
  * 03:00 in Berlin that day is 01:00 UTC, the instant of the switch; a fixed +01:00 would say 02:00.
  */
 describe.skipIf(!hasFaketime())("a daily watcher across a DST change", () => {
-  it("fires at 03:00 Berlin time on the day of the switch, and schedules 03:00 CEST the next day", { timeout: 300_000 }, async () => {
+  it("fires at 03:00 Berlin time on the day of the switch, and schedules 03:00 CEST the next day", { timeout: withStartups(1, 240_000) }, async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const kiln = await spawnKiln({ KILN_DATA_DIR: dataDir, TZ: "UTC" }, { wrapper: ["faketime", "-f", "@2027-03-28 00:58:20"] });

@@ -3,12 +3,12 @@ import type { Agent, ClaimedRun, WatcherRun, WatcherView } from "../shared/schem
 import { api } from "./support/api.js";
 import { deviceClient, mintDevice } from "./support/devices.js";
 import { signUp, socketTransport } from "./support/http.js";
-import { seedDataDir, spawnKiln, tempDataDir } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 describe("device runs across kill -9", () => {
   // Two Kiln starts: their budget, not the assertions, is what needs the time under load.
-  it("a claimed run and a pending run are neither lost nor duplicated", { timeout: 150_000 }, async () => {
+  it("a claimed run and a pending run are neither lost nor duplicated", { timeout: withStartups(2) }, async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const first = await spawnKiln({ KILN_DATA_DIR: dataDir });

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Device } from "../shared/schemas/device.js";
-import type { Agent, WatcherSummary } from "../shared/schemas/watcher.js";
+import type { Agent, ClaimedRun, WatcherSummary } from "../shared/schemas/watcher.js";
 import { api } from "./support/api.js";
 import { databaseBackends } from "./support/db.js";
 import { deviceClient, mintDevice } from "./support/devices.js";
@@ -112,14 +112,90 @@ describe.each(backends)("device registration and polling (%s)", (backend) => {
     expect((await A.del("/v1/devices/../../etc")).status).toBe(404);
   });
 
+  // Idle polls of a registered device are answered from the gateway's device board, without its
+  // DeviceActor; these check that nothing a poll must see is lost on the way.
+  describe("polls answered from memory", () => {
+    const listed = async (id: string) => (await A.get<{ devices: Device[] }>("/v1/devices")).body.devices.find((d) => d.id === id);
+
+    it("an offer made while the device polls idly is claimed on its very next poll", async () => {
+      const { minted, device } = await mintDevice(t, A, { platform: "macos" });
+      const body = { app_version: "3.0", capabilities: { "os.shell": true, "ios.camera": true }, label: "Idle Mac" };
+      for (let i = 0; i < 3; i++) expect((await device.poll(body)).body).toEqual({ next_poll_seconds: expect.any(Number) });
+      const agentId = (await A.get<{ agents: Agent[] }>(`/v1/orgs/${orgId}/agents`)).body.agents[0]!.id;
+      const watcher = await A.post<WatcherSummary>(`/v1/orgs/${orgId}/watchers`, {
+        name: "Idle offer",
+        schedule: "0 9 * * *",
+        timezone: "UTC",
+        agentId,
+        prompt: "Look around",
+        deviceWorkerId: minted.worker_id,
+      });
+      expect(watcher.status).toBe(201);
+      for (let round = 0; round < 2; round++) {
+        const triggered = await device.trigger<{ run_id: string }>(watcher.body.id);
+        expect(triggered.status).toBe(200);
+        const claimed = await device.poll<ClaimedRun>(body);
+        expect(claimed.body.run_id).toBe(triggered.body.run_id);
+        expect((await device.poll(body)).body).toEqual({ next_poll_seconds: expect.any(Number) });
+        expect((await device.complete(claimed.body.run_id, { output: "done" })).body).toEqual({ ok: true, status: "completed" });
+      }
+    });
+
+    it("records a changed app version, label, capabilities or timezone on the poll that reports it", async () => {
+      const { minted, device } = await mintDevice(t, A, { platform: "macos", label: "Before" });
+      const body = { app_version: "1.0", capabilities: { "os.shell": true }, label: "Before" };
+      for (let i = 0; i < 3; i++) await device.poll(body);
+      expect(await listed(minted.worker_id)).toMatchObject({ appVersion: "1.0", label: "Before", capabilities: { "os.shell": true } });
+      await device.poll({ ...body, app_version: "1.1" });
+      expect(await listed(minted.worker_id)).toMatchObject({ appVersion: "1.1", label: "Before" });
+      await device.poll({ ...body, app_version: "1.1", label: "After" });
+      expect(await listed(minted.worker_id)).toMatchObject({ appVersion: "1.1", label: "After" });
+      await device.poll({ app_version: "1.1", label: "After", capabilities: { "os.shell": true, "os.files": true } });
+      expect((await listed(minted.worker_id))?.capabilities).toEqual({ "os.shell": true, "os.files": true });
+      // Leaving fields out changes nothing; a poll that sends them again unchanged is idle.
+      await device.poll();
+      expect(await listed(minted.worker_id)).toMatchObject({ appVersion: "1.1", label: "After", capabilities: { "os.shell": true, "os.files": true } });
+      // A relabel through the API is kept until the app reports another label.
+      expect((await A.patch(`/v1/devices/${minted.worker_id}`, { label: "Renamed" })).status).toBe(200);
+      await device.poll({ app_version: "1.1" });
+      expect((await listed(minted.worker_id))?.label).toBe("Renamed");
+      await device.poll({ app_version: "1.1", label: "After" });
+      expect((await listed(minted.worker_id))?.label).toBe("After");
+    });
+
+    it("a deleted device's token gets 401 on its next poll, and its runs are cancelled", async () => {
+      const { minted, device } = await mintDevice(t, A, { platform: "macos" });
+      for (let i = 0; i < 3; i++) expect((await device.poll()).status).toBe(200);
+      expect((await A.del(`/v1/devices/${minted.worker_id}`)).status).toBe(204);
+      const after = await device.poll();
+      expect(after.status).toBe(401);
+      expect(after.body.error).toBe("unauthorized");
+      expect(await listed(minted.worker_id)).toBeUndefined();
+    });
+
+    it("a revoked device token gets 401 on the next poll, after idle polls", async () => {
+      const { minted, device } = await mintDevice(t, A, { platform: "macos" });
+      for (let i = 0; i < 3; i++) expect((await device.poll()).status).toBe(200);
+      const token = (await A.get<{ tokens: { id: string; deviceId: string | null }[] }>("/v1/tokens")).body.tokens.find((x) => x.deviceId === minted.worker_id);
+      expect((await A.del(`/v1/tokens/${token?.id}`)).status).toBe(204);
+      expect((await device.poll()).status).toBe(401);
+    });
+  });
+
   it("an idle poll writes nothing to the app database", async () => {
-    const { device } = await mintDevice(t, A, { platform: "macos" });
+    const { minted, device } = await mintDevice(t, A, { platform: "macos" });
     await device.poll({ app_version: "2.0" });
-    // Every writing transaction takes a transaction id; reading the counter takes one itself.
-    const xid = async () => {
-      const res = (await kiln.db.db.execute(sql`select pg_current_xact_id()::text::bigint as x`)) as unknown as { rows?: { x: string }[] };
-      return Number((res.rows ?? (res as unknown as { x: string }[]))[0]?.x);
+    const rows = async <R>(q: ReturnType<typeof sql>) => {
+      const res = (await kiln.db.db.execute(q)) as unknown as { rows?: R[] };
+      return res.rows ?? (res as unknown as R[]);
     };
+    // The first poll's last_seen_at is written within a second, with other devices' (one statement).
+    await until(
+      () => rows<{ seen: unknown }>(sql`select last_seen_at as seen from device_index where device_id = ${minted.worker_id}`),
+      (r) => r[0]?.seen != null,
+    );
+    // Every writing transaction takes a transaction id; reading the counter takes one itself.
+    const xid = async () => Number((await rows<{ x: string }>(sql`select pg_current_xact_id()::text::bigint as x`))[0]?.x);
     const before = await xid();
     for (let i = 0; i < 20; i++) expect((await device.poll({ app_version: "2.0" })).status).toBe(200);
     expect(await xid()).toBe(before + 1);

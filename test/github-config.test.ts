@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../server/config.js";
-import { spawnKiln, tempDataDir } from "./support/kiln.js";
+import { spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 
 const KEY = "-----BEGIN RSA PRIVATE KEY-----\\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\\n-----END RSA PRIVATE KEY-----";
 
@@ -41,5 +41,5 @@ describe("GitHub App configuration", () => {
     expect(await kiln.exited).toBe(2);
     expect(kiln.output()).toContain("GITHUB_APP_ID");
     expect(kiln.output()).toContain("GITHUB_APP_PRIVATE_KEY");
-  }, 60_000);
+  }, withStartups(1));
 });

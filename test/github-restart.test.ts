@@ -6,7 +6,7 @@ import type { Repo } from "../shared/schemas/task.js";
 import { api } from "./support/api.js";
 import { deliver, githubEnv, installationCreated, signInWithGitHub } from "./support/github.js";
 import { socketTransport } from "./support/http.js";
-import { REPO_ROOT, seedDataDir, spawnKiln, tempDataDir, type KilnProcess } from "./support/kiln.js";
+import { REPO_ROOT, seedDataDir, spawnKiln, tempDataDir, withStartups, type KilnProcess } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 const ORG = { id: 6001, login: "globex", type: "Organization" as const };
@@ -57,5 +57,5 @@ describe("GitHub deliveries across a restart", () => {
 
     // GitHub redelivers it: the same delivery id after the restart is a duplicate.
     expect(await deliver(k.url, "installation", installationCreated(INSTALLATION, ORG), { id: created.id })).toMatchObject({ status: 200, body: { duplicate: true } });
-  }, 150_000); // two spawned Kilns: a startup budget, not an assertion
+  }, withStartups(2, 60_000));
 });

@@ -64,14 +64,12 @@ describe.each(backends)("hot paths on %s", (backend) => {
 
     expect((await as(owner).del(`/v1/workers/${id}`)).status).toBe(204);
     // A local worker has no instance to tear down: deleting ends at once, in the background.
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 404; i++) {
-      const r = await as(owner).get<{ worker: { status: string } }>(`/v1/workers/${id}`);
-      status = r.status;
-      if (status === 200) expect(r.body.worker.status).toBe("deleting");
-      else await new Promise((res) => setTimeout(res, 50));
-    }
-    expect(status).toBe(404);
+    const seen = await until(
+      () => as(owner).get<{ worker: { status: string } }>(`/v1/workers/${id}`),
+      (r) => r.status !== 200 || r.body.worker.status !== "deleting",
+      { everyMs: 20 },
+    );
+    expect(seen.status).toBe(404);
   });
 
   it("shows a task's rename on the next read of the task and of the list", async () => {

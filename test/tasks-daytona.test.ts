@@ -19,7 +19,7 @@ import { startFakeDaytona, type FakeDaytona } from "./fakes/daytona.js";
 import { api } from "./support/api.js";
 import { git, makeBareRepo, workingCopy } from "./support/git.js";
 import { signUp, socketTransport } from "./support/http.js";
-import { seedDataDir, spawnKiln, startTestKiln, tempDataDir, tempDir, type TestKiln } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, startTestKiln, tempDataDir, tempDir, withStartups, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 
@@ -128,7 +128,7 @@ describe("a Kiln whose sandboxes run on Daytona by default", () => {
     }
   });
 
-  it("no longer honours a host provider an org chose before the operator moved sandboxes to Daytona", async () => {
+  it("no longer honours a host provider an org chose before the operator moved sandboxes to Daytona", { timeout: withStartups(2) }, async () => {
     const daytona = await startFakeDaytona();
     const dataDir = tempDataDir();
     seedDataDir(dataDir);

@@ -62,6 +62,10 @@ describe("unread marks in the task list, per member", () => {
     await until(async () => benHeard.some((e) => e.taskId === created.id && e.unread), (x) => x, { timeoutMs: 30_000 });
     expect(await unreadIn(B, team.id, created.id)).toBe(true);
     expect(await unreadIn(A, team.id, created.id)).toBe(false);
+    // The transcript names who sent the message, for the page to show their name.
+    const events = (await B.sessionEvents(team.id, created.id, session.id)).events;
+    expect(events.find((e) => e.kind === "user_message")).toMatchObject({ text: "hello team", author: ann.user.id });
+    expect(events.filter((e) => e.kind !== "user_message").every((e) => e.author === null)).toBe(true);
 
     // Ann marks it unread for herself: only her connection hears it, Ben's dot stays.
     await A.markUnread(ref);

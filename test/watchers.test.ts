@@ -196,6 +196,42 @@ describe("watchers, runs and leases", () => {
     await A.del(`/v1/orgs/${orgId}/watchers/${w.id}`);
   });
 
+  it("an unpinned watcher's scheduled run goes to its creator's most recently seen device", async () => {
+    const older = await mintDevice(t, A, { platform: "macos" });
+    const newer = await mintDevice(t, A, { platform: "macos" });
+    await older.device.poll();
+    await newer.device.poll();
+    const w = await createWatcher({ name: "Anywhere", schedule: "*/2 * * * * *" });
+    expect(w.deviceWorkerId).toBeNull();
+    const claimed = await until(() => newer.device.poll<ClaimedRun>(), (r) => r.status === 200 && "run_id" in r.body, { timeoutMs: 20_000, everyMs: 200 });
+    expect(claimed.body.payload).toMatchObject({ watcher: { id: w.id }, event: { dispatch_source: "scheduled" }, context: { device: { worker_id: newer.minted.worker_id } } });
+    expect((await older.device.poll()).body).toEqual({ next_poll_seconds: expect.any(Number) });
+    await A.del(`/v1/orgs/${orgId}/watchers/${w.id}`);
+    // The watcher stays unpinned; its run records the device it went to.
+    const view = (await A.get<WatcherView>(`/v1/orgs/${orgId}/watchers/${w.id}`)).body;
+    expect(view.deviceWorkerId).toBeNull();
+    expect((await runsOf(w.id)).find((r) => r.id === claimed.body.run_id)?.deviceWorkerId).toBe(newer.minted.worker_id);
+  });
+
+  it("an unpinned watcher whose creator has no device records each skipped slot, with the reason, on the watcher", async () => {
+    const cy = await signUp(t, { name: "Cy" });
+    const C = api(t, cy.token);
+    const cyOrg = `personal-${cy.user.id}`;
+    const cyAgent = (await C.get<{ agents: Agent[] }>(`/v1/orgs/${cyOrg}/agents`)).body.agents[0]!;
+    const w = (await C.post<WatcherView>(`/v1/orgs/${cyOrg}/watchers`, { name: "Nowhere", schedule: "*/2 * * * * *", agentId: cyAgent.id, prompt: "p" })).body;
+    expect(w.lastSkip).toBeNull();
+    const skipped = await until(
+      () => C.get<WatcherView>(`/v1/orgs/${cyOrg}/watchers/${w.id}`),
+      (r) => r.body.lastSkip !== null,
+      { timeoutMs: 20_000, everyMs: 200 },
+    );
+    expect(skipped.body.lastSkip).toEqual({ at: expect.any(String), reason: expect.stringContaining("No device to run on") });
+    expect((await C.get<{ runs: WatcherRun[] }>(`/v1/orgs/${cyOrg}/watchers/${w.id}/runs`)).body.runs).toEqual([]);
+    const listed = (await C.get<{ watchers: WatcherSummary[] }>(`/v1/orgs/${cyOrg}/watchers`)).body.watchers.find((x) => x.id === w.id);
+    expect(listed?.lastSkip?.reason).toContain("No device to run on");
+    await C.del(`/v1/orgs/${cyOrg}/watchers/${w.id}`);
+  });
+
   it("a manual run whose lease expires is not retried", async () => {
     const { minted, device } = await mintDevice(t, A, { platform: "macos" });
     await device.poll();

@@ -10,7 +10,7 @@ import { startFakeDaytona, type FakeDaytona } from "./fakes/daytona.js";
 import { startFakeRender, type FakeRender } from "./fakes/render.js";
 import { api } from "./support/api.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
-import { seedDataDir, spawnKiln, startTestKiln, tempDataDir, type TestKiln } from "./support/kiln.js";
+import { seedDataDir, spawnKiln, startTestKiln, tempDataDir, withStartups, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 
 type Api = ReturnType<typeof api>;
@@ -109,12 +109,14 @@ describe("cloud workers on Daytona", () => {
     daytona.setServerRunning(sandbox.id, false);
     daytona.scriptCommand(/sandbox-agent server/, { exitCode: 0, result: "started", delayMs: 3_000 });
     try {
-      const checks: Promise<number>[] = [];
-      for (let i = 0; i < 10; i++) {
-        checks.push(fetch(`${done.body.instance?.url}/health`).then((r) => r.status));
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      const statuses = await Promise.all(checks);
+      const check = () => fetch(`${done.body.instance?.url}/health`).then((r) => r.status);
+      const first = check();
+      // The first check has started the restart: every check from now on arrives while it runs.
+      await until(async () => starts(), (n) => n === 2, { everyMs: 20 });
+      const rest: Promise<number>[] = [];
+      for (let i = 0; i < 9; i++) rest.push(check());
+      const statuses = await Promise.all([first, ...rest]);
+      expect(statuses).toEqual(Array(10).fill(200));
       expect(statuses.at(-1)).toBe(200);
       expect(starts()).toBe(2);
     } finally {
@@ -292,7 +294,7 @@ describe("a restart during provisioning on Render", () => {
     await render?.close();
   });
 
-  it("fails the worker with Render's own message when RENDER_OWNER_ID names no workspace", async () => {
+  it("fails the worker with Render's own message when RENDER_OWNER_ID names no workspace", { timeout: withStartups(1) }, async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
     const kiln = await spawnKiln({ KILN_DATA_DIR: dataDir, ...renderEnv(render), RENDER_OWNER_ID: "tea-nosuchowner" });
@@ -309,7 +311,7 @@ describe("a restart during provisioning on Render", () => {
     }
   });
 
-  it("resumes after kill -9: the same service is used, and the worker becomes healthy once the deploy is live", async () => {
+  it("resumes after kill -9: the same service is used, and the worker becomes healthy once the deploy is live", { timeout: withStartups(2) }, async () => {
     render.scriptNextDeploy({ hold: true });
     const dataDir = tempDataDir();
     seedDataDir(dataDir);

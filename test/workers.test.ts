@@ -5,9 +5,10 @@ import { createKilnClient } from "../shared/client.js";
 import type { CreatedWorker, WorkerView } from "../shared/schemas/worker.js";
 import { startFakePolar, type FakePolar } from "./fakes/polar.js";
 import { api } from "./support/api.js";
-import { databaseBackends } from "./support/db.js";
 import { signUp, socketTransport, type SignedUp } from "./support/http.js";
-import { startTestKiln, type TestKiln } from "./support/kiln.js";
+import pg from "pg";
+import { createPostgresDatabase, databaseBackends, postgresReachable } from "./support/db.js";
+import { spawnKiln, startTestKiln, tempDataDir, withStartups, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
@@ -99,6 +100,30 @@ describe.each(backends)("cloud workers on the local provisioner (%s)", (backend)
     }
   });
 
+  it("creates and renames workers in parallel: every call answers, each worker is listed once with its own tokens", async () => {
+    const org = `personal-${ben.user.id}`;
+    const made = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => B.post<CreatedWorker>("/v1/workers", { name: `par-${i}`, destination: "local", workspacePath: `/p/${i}`, orgId: org })),
+    );
+    expect(made.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(new Set(made.map((r) => r.body.worker.id)).size).toBe(5);
+    expect(new Set(made.map((r) => r.body.tokens.owner)).size).toBe(5);
+    const listed = (await B.get<{ workers: WorkerView[] }>(`/v1/workers?orgId=${org}&limit=50`)).body.workers.filter((w) => w.worker.name.startsWith("par-"));
+    expect(listed.map((w) => w.worker.id).sort()).toEqual(made.map((r) => r.body.worker.id).sort());
+    // Newest first.
+    expect(listed.map((w) => w.worker.createdAt)).toEqual(listed.map((w) => w.worker.createdAt).sort().reverse());
+
+    const id = made[0]!.body.worker.id;
+    const renames = await Promise.all(Array.from({ length: 5 }, (_, i) => B.patch<WorkerView>(`/v1/workers/${id}`, { name: `renamed-${i}` })));
+    expect(renames.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    const last = renames.reduce((a, b) => (b.body.revision > a.body.revision ? b : a));
+    // The list and the read agree on the last rename applied.
+    const read = await B.get<WorkerView>(`/v1/workers/${id}`);
+    expect(read.body).toMatchObject({ revision: last.body.revision, worker: { name: last.body.worker.name } });
+    const inList = (await B.get<{ workers: WorkerView[] }>(`/v1/workers?orgId=${org}&limit=50`)).body.workers.find((w) => w.worker.id === id);
+    expect(inList?.worker.name).toBe(last.body.worker.name);
+  });
+
   it("lets only the creator rename a worker or rotate its tokens", async () => {
     const created = (await A.post<CreatedWorker>("/v1/workers", { name: "renameme", destination: "local", workspacePath: "/w" })).body;
     const other = await B.patch(`/v1/workers/${created.worker.id}`, { name: "mine now" });
@@ -133,6 +158,12 @@ describe.each(backends)("cloud workers on the local provisioner (%s)", (backend)
       await A.del(`/v1/workers/${id}`);
       await until(async () => deleted, (d) => d.includes(id));
       expect(mine().some((v) => v.worker.status === "deleting")).toBe(true);
+      // Every view carries a newer revision, and the phases arrive in the order they happened.
+      const revisions = mine().map((v) => v.revision);
+      expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
+      expect(new Set(revisions).size).toBe(revisions.length);
+      const phases = mine().map((v) => v.worker.status).filter((s, i, all) => s !== all[i - 1]);
+      expect(phases).toEqual(["provisioning", "healthy", "deleting"]);
     } finally {
       await stop();
       await client.dispose();
@@ -150,5 +181,42 @@ describe.each(backends)("cloud workers on the local provisioner (%s)", (backend)
     expect(existsSync(dir)).toBe(false);
     expect(sandboxServersUnder(dir)).toEqual([]);
     expect((await fetch(`${ready.body.instance?.url}/health`)).status).toBe(503);
+  });
+});
+
+describe.skipIf(!(await postgresReachable()))("workers an earlier Kiln kept in worker_index", () => {
+  it("join their organization's list at the next start, and the index keeps only org and creator", { timeout: withStartups(2) }, async () => {
+    const db = await createPostgresDatabase();
+    const env = { KILN_DATA_DIR: tempDataDir(), DATABASE_URL: db.url };
+    const sql = new pg.Client({ connectionString: db.url });
+    let kiln = await spawnKiln(env);
+    try {
+      const user = await signUp(socketTransport(kiln.url), { name: "Lee" });
+      const orgId = `personal-${user.user.id}`;
+      const id = "w_legacy0000000001";
+      const now = new Date().toISOString();
+      // A row as the earlier Kiln wrote it: its view, pushed by the WorkerActor, was the list's source.
+      const view = {
+        worker: { id, orgId, name: "old-box", description: null, destination: "local", workspacePath: "/old", status: "healthy", failure: null, teardown: null, createdBy: user.user.id, createdAt: now, updatedAt: now },
+        instance: { provider: "user-machine", url: null, status: "awaiting_connection" },
+      };
+      await sql.connect();
+      await sql.query("insert into worker_index (worker_id, org_id, created_by, view) values ($1, $2, $3, $4)", [id, orgId, user.user.id, JSON.stringify(view)]);
+      await kiln.kill();
+
+      kiln = await spawnKiln(env);
+      const A = api(socketTransport(kiln.url), user.token);
+      // Adoption runs with the rest of the start's recovery, after the ready line.
+      const read = await until(() => A.get<WorkerView>(`/v1/workers/${id}`), (r) => r.status === 200);
+      expect(read.body).toMatchObject({ worker: { id, name: "old-box", status: "healthy" }, revision: 0 });
+      expect((await A.get<{ workers: WorkerView[] }>("/v1/workers")).body.workers.map((w) => w.worker.id)).toContain(id);
+      // The column is cleared once the org has adopted the view, so it is adopted once.
+      const row = await until(async () => (await sql.query("select org_id, created_by, view from worker_index where worker_id = $1", [id])).rows, (r) => r[0]?.view === null);
+      expect(row).toEqual([{ org_id: orgId, created_by: user.user.id, view: null }]);
+    } finally {
+      await kiln.kill();
+      await sql.end().catch(() => undefined);
+      await db.drop();
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { SessionEvent } from "../shared/schemas/session.js";
 
 /** A transcript as a reader sees it: messages, tool calls (shown apart from prose) and turn ends. */
 export type Block =
-  | { kind: "user"; key: string; text: string }
+  | { kind: "user"; key: string; text: string; author: string | null }
   | { kind: "agent"; key: string; text: string }
   | { kind: "tool"; key: string; title: string; toolKind: string; status: string }
   | { kind: "turn-end"; key: string; reason: string };
@@ -28,7 +28,7 @@ export function toBlocks(events: SessionEvent[]): Block[] {
     const last = blocks.at(-1);
     switch (e.kind) {
       case "user_message":
-        blocks.push({ kind: "user", key: `e${e.index}`, text: e.text ?? "" });
+        blocks.push({ kind: "user", key: `e${e.index}`, text: e.text ?? "", author: e.author ?? null });
         break;
       case "agent_message_chunk":
         if (last?.kind === "agent") last.text += e.text ?? "";

@@ -6,12 +6,21 @@ import { authorizeOrgChild, forbidden, internalParams, type Caller } from "../au
 import { ActorLock } from "../lock.js";
 import type { Registry } from "../registry.js";
 import { actorLog, actorServices } from "../services.js";
-import { applyPoll, deviceSnapshot, deviceView, filterCapabilities, initialDeviceState, type DeviceInput, type DeviceState, type PollUpdate, type RunRef } from "./state.js";
+import {
+  applyPoll,
+  boardEntry,
+  deviceSnapshot,
+  deviceView,
+  filterCapabilities,
+  initialDeviceState,
+  NEXT_POLL_SECONDS,
+  type DeviceInput,
+  type DeviceState,
+  type PollUpdate,
+  type RunRef,
+} from "./state.js";
 
-/** `last_seen_at` reaches the app database at most this often: an idle poll writes nothing. */
-const LAST_SEEN_WRITE_MS = 60_000;
-/** What an idle poll tells the device. */
-export const NEXT_POLL_SECONDS = 10;
+export { NEXT_POLL_SECONDS };
 
 export type PollResult = { kind: "idle"; next_poll_seconds: number } | { kind: "run"; run: ClaimedRun };
 
@@ -24,17 +33,27 @@ function requireLive(s: DeviceState): void {
 }
 
 /**
+ * Puts what a poll needs of this device on the gateway's device board (or takes it off), from the
+ * state as it is now: called synchronously after every change that matters to a poll, so no
+ * await lies between the change and the board.
+ */
+function publishBoard(s: DeviceState): void {
+  if (s.deviceId) actorServices().devices.publishBoard(s.deviceId, boardEntry(s));
+}
+
+/**
  * DeviceActor, key ["org", orgId, "device", deviceId]: one Mac app (or iOS, or browser extension)
- * install. It holds its registration and the runs offered to it in memory, so an idle poll reads
- * state and writes nothing. Polls and removal run under the actor's lock; offers and withdrawals
- * (from WatcherActors, which may hold their own lock) never wait for it.
+ * install. It holds its registration and the runs offered to it, and publishes what an idle poll
+ * needs to the gateway's device board, which answers such polls without calling it: a device that
+ * only polls lets its actor sleep. Polls and removal run under the actor's lock; offers and
+ * withdrawals (from WatcherActors, which may hold their own lock) never wait for it.
  */
 export const device = actor({
   createState: (_c, input: DeviceInput | undefined): DeviceState => initialDeviceState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
-  createVars: (): { lock: ActorLock; lastSeenAt: string | null } => ({ lock: new ActorLock(), lastSeenAt: null }),
+  createVars: (): { lock: ActorLock } => ({ lock: new ActorLock() }),
   actions: {
-    view: (c): Device => deviceView(deviceSnapshot(c.state), c.vars.lastSeenAt, c.state.createdAt),
+    view: (c): Device => deviceView(deviceSnapshot(c.state), actorServices().devices.lastSeen(c.state.deviceId), c.state.createdAt),
 
     /** Kiln-internal: the device was minted; its index row is written now, before it ever polls. */
     init: async (c): Promise<void> => {
@@ -45,32 +64,31 @@ export const device = actor({
     },
 
     /**
-     * Kiln-internal (the worker API, after checking the token's binding and platform): registers on
-     * the first poll, records changes, then hands over the oldest offered run, or says when to poll again.
+     * Kiln-internal (the worker API, after checking the token's binding and platform, for a poll the
+     * device board could not answer): registers on the first poll, records changes, then hands over
+     * the oldest offered run, or says when to poll again. The gateway keeps `last_seen_at`.
      */
     poll: (c, update: PollUpdate): Promise<PollResult> =>
       c.vars.lock.run(async () => {
         requireInternal(c.conn.state);
         const s = c.state;
         requireLive(s);
+        // Off the board while this poll changes things: a poll meanwhile comes here and waits for the lock.
+        actorServices().devices.publishBoard(s.deviceId, null);
         const now = Date.now();
         const filtered = update.capabilities ? filterCapabilities(s.platform, update.capabilities) : undefined;
         if (filtered?.dropped.length) actorLog().info({ deviceId: s.deviceId, platform: s.platform, dropped: filtered.dropped }, "dropped capabilities the platform may not have");
         const first = s.registeredAt === null;
         if (first) s.registeredAt = new Date(now).toISOString();
         const changed = applyPoll(s, update, filtered?.kept) || first;
-        c.vars.lastSeenAt = new Date(now).toISOString();
         if (changed) {
           await c.saveState({ immediate: true });
           await actorServices().devices.sync(deviceSnapshot(s));
         }
-        // Kept in state (flushed with the next save, never forced), so a woken actor does not write again at once.
-        if (now - (s.lastSeenWrittenAt ?? 0) >= LAST_SEEN_WRITE_MS) {
-          s.lastSeenWrittenAt = now;
-          await actorServices().devices.seen(s.deviceId, new Date(now));
-        }
         if (!s.announced) await announce(c);
-        return claimNext(c);
+        const result = await claimNext(c);
+        publishBoard(s);
+        return result;
       }),
 
     /** Kiln-internal (a WatcherActor): a run is waiting for this device. Idempotent. */
@@ -79,6 +97,8 @@ export const device = actor({
       requireLive(c.state);
       if (c.state.offers.some((o) => o.runId === ref.runId) || c.state.claimed.some((o) => o.runId === ref.runId)) return;
       c.state.offers.push({ runId: String(ref.runId), watcherId: String(ref.watcherId) });
+      // Before this returns: the device's next poll skips the board and claims the run.
+      publishBoard(c.state);
       await c.saveState({ immediate: true });
     },
 
@@ -88,7 +108,9 @@ export const device = actor({
       const before = c.state.offers.length + c.state.claimed.length;
       c.state.offers = c.state.offers.filter((o) => o.runId !== runId);
       c.state.claimed = c.state.claimed.filter((o) => o.runId !== runId);
-      if (c.state.offers.length + c.state.claimed.length !== before) await c.saveState({ immediate: true });
+      if (c.state.offers.length + c.state.claimed.length === before) return;
+      publishBoard(c.state);
+      await c.saveState({ immediate: true });
     },
 
     /** Kiln-internal (`PATCH /v1/devices/:id`). */
@@ -96,9 +118,10 @@ export const device = actor({
       requireInternal(c.conn.state);
       requireLive(c.state);
       c.state.label = label;
+      publishBoard(c.state);
       await c.saveState({ immediate: true });
       await actorServices().devices.sync(deviceSnapshot(c.state));
-      return deviceView(deviceSnapshot(c.state), c.vars.lastSeenAt, c.state.createdAt);
+      return deviceView(deviceSnapshot(c.state), actorServices().devices.lastSeen(c.state.deviceId), c.state.createdAt);
     },
 
     /**
@@ -111,6 +134,7 @@ export const device = actor({
         const s = c.state;
         if (!s.orgId) return;
         s.deleted = true;
+        publishBoard(s);
         await c.saveState({ immediate: true });
         const client = c.client<Registry>();
         const orgId = s.orgId;

@@ -25,13 +25,45 @@ export interface DeviceState extends Omit<DeviceInput, "orgId"> {
   /** Whether the organization has heard of the registration (its default watcher); retried on later polls until it has. */
   announced: boolean;
   deleted: boolean;
-  /** When `last_seen_at` last reached the device index (ms); absent in devices registered before it was kept. */
+  /** No longer used: `last_seen_at` is the gateway's (it sees the polls). Still in state saved before. */
   lastSeenWrittenAt?: number;
   /** Runs offered to this device and not yet claimed, oldest first. */
   offers: RunRef[];
   /** Runs this device claimed and has not finished. */
   claimed: RunRef[];
   createdAt: string;
+}
+
+/** What an idle poll tells the device: poll again in this many seconds. */
+export const NEXT_POLL_SECONDS = 10;
+
+/**
+ * What the gateway's device board keeps of a device, so a poll that would change nothing and has
+ * nothing to hand over is answered from memory (`server/device-board.ts`). Derived from the
+ * DeviceActor's state alone, and replaced by the actor on every change that matters to a poll.
+ */
+export interface DeviceBoardEntry {
+  platform: DevicePlatform;
+  appVersion: string | null;
+  capabilities: Record<string, boolean>;
+  label: string | null;
+  timezone: string | null;
+  /** A run is offered and not yet claimed: the next poll must go to the actor. */
+  offered: boolean;
+}
+
+/** The board entry of a device, or null while every poll must reach the actor (not registered or announced yet, deleted). */
+export function boardEntry(s: DeviceState): DeviceBoardEntry | null {
+  if (!s.orgId || s.deleted || s.registeredAt === null || !s.announced) return null;
+  return { platform: s.platform, appVersion: s.appVersion, capabilities: s.capabilities, label: s.label, timezone: s.timezone, offered: s.offers.length > 0 };
+}
+
+/** Whether a poll reporting `update` would leave the device as `entry` has it. */
+export function pollChangesNothing(entry: DeviceBoardEntry, update: PollUpdate): boolean {
+  if (update.appVersion !== undefined && update.appVersion !== entry.appVersion) return false;
+  if (update.label !== undefined && update.label !== entry.label) return false;
+  if (update.timezone !== undefined && update.timezone !== entry.timezone) return false;
+  return update.capabilities === undefined || sameCapabilities(filterCapabilities(entry.platform, update.capabilities).kept, entry.capabilities);
 }
 
 /** What the gateway's device index keeps of a device. */

@@ -7,7 +7,7 @@ import { githubRepoId } from "../organization/github.js";
 import { isInstallationRefusal } from "./app.js";
 import { pulls, repos } from "./db.js";
 import { upsertPull } from "./handlers.js";
-import { checksFor, githubServices, publishPull, type GitHubContext } from "./publish.js";
+import { broadcastStatus, checksFor, githubServices, publishPull, type GitHubContext } from "./publish.js";
 
 export interface OpenPullRequest {
   taskId: string;
@@ -37,13 +37,17 @@ export async function openPullRequest(c: GitHubContext, req: OpenPullRequest): P
   let created = true;
   let pr;
   try {
-    ({ data: pr } = await gh.rest.pulls.create({ owner, repo: name, head: pushed.branch, base: repo.defaultBranch, title: req.title ?? pushed.title, body: req.body ?? pushed.prompt, draft: req.draft ?? false }));
+    try {
+      ({ data: pr } = await gh.rest.pulls.create({ owner, repo: name, head: pushed.branch, base: repo.defaultBranch, title: req.title ?? pushed.title, body: req.body ?? pushed.prompt, draft: req.draft ?? false }));
+    } catch (err) {
+      if (isInstallationRefusal(err) || (err as { status?: number }).status !== 422) throw err;
+      const open = await gh.rest.pulls.list({ owner, repo: name, head: `${owner}:${pushed.branch}`, state: "open", per_page: 10 });
+      pr = open.data.find((p) => p.head.ref === pushed.branch);
+      if (!pr) throw err;
+      created = false;
+    }
   } catch (err) {
-    if (isInstallationRefusal(err) || (err as { status?: number }).status !== 422) throw err;
-    const open = await gh.rest.pulls.list({ owner, repo: name, head: `${owner}:${pushed.branch}`, state: "open", per_page: 10 });
-    pr = open.data.find((p) => p.head.ref === pushed.branch);
-    if (!pr) throw err;
-    created = false;
+    throw await githubRefusal(c, err);
   }
   await upsertPull(c, req.repoId, { ...pr, draft: pr.draft ?? false }, c.state.sync.generation);
   await c.db.update(pulls).set({ taskId: req.taskId }).where(and(eq(pulls.repoId, req.repoId), eq(pulls.number, pr.number)));
@@ -52,4 +56,20 @@ export async function openPullRequest(c: GitHubContext, req: OpenPullRequest): P
     created,
     pullRequest: { number: pr.number, url: pr.html_url, state: "open", draft: pr.draft ?? false, reviewDecision: null, checks: await checksFor(c.db, pr.head.sha) },
   };
+}
+
+/**
+ * GitHub's answer as the caller's error, never a 500: a refused installation needs a person to
+ * reconnect it (the connection says so from now on), anything else is GitHub being unavailable.
+ */
+async function githubRefusal(c: GitHubContext, err: unknown): Promise<UserError> {
+  const status = (err as { status?: unknown } | null)?.status;
+  if (isInstallationRefusal(err)) {
+    c.state.status = "reconnect_required";
+    c.state.message = "GitHub refused this installation's credentials. Check the App's installation on GitHub (it may have been removed or lost access), then reconnect (POST /v1/orgs/:orgId/github/reconnect).";
+    await broadcastStatus(c);
+    return new UserError(c.state.message, { code: ACTOR_ERRORS.conflict });
+  }
+  if (status === 422) return new UserError("GitHub would not open this pull request (is the branch ahead of the base?).", { code: ACTOR_ERRORS.conflict });
+  return new UserError(`GitHub did not open the pull request${typeof status === "number" ? ` (it answered ${status})` : ""}. Try again later.`, { code: "service_unavailable" });
 }

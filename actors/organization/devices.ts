@@ -135,6 +135,7 @@ async function spawnWatcher(c: OrgCtx, input: Omit<WatcherInput, "orgId" | "watc
     promptVersion: 1,
     nextRunAt: null,
     lastFiredAt: null,
+    lastSkip: null,
     leaseSeconds: input.leaseSeconds,
     createdAt: now,
     updatedAt: now,

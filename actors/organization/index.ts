@@ -3,7 +3,8 @@ import { db } from "rivetkit/db/drizzle";
 import { workflow } from "rivetkit/workflow";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
-import type { WorkerView } from "../../shared/schemas/worker.js";
+import type { WorkerDeleted, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
+import type { GitHubOrgSummary } from "../../shared/schemas/github.js";
 import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary, type TaskUnread } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalOnly, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
@@ -23,11 +24,18 @@ import type { WatcherSummary } from "../../shared/schemas/watcher.js";
 import { clearRuntimeIssues, insertRuntimeIssue, listRuntimeIssues, resolveIssuesOf } from "./issues.js";
 import { migrations } from "./migrations.js";
 import { TaskListView } from "./task-index.js";
+import { adoptWorkers, applyWorkerChange, createWorker, getWorker, listWorkers, resumeWorkers, type OrgWorkerState, type WorkerChange } from "./workers.js";
 import { sendUnreadChanges, UnreadView, type TaskUnreadPush } from "./unread.js";
 import { applyTaskSummary, clearSpawnInput, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
 import { spawnOnce, spawnTask, type SpawnMessage } from "./spawn.js";
 import { own } from "../../shared/records.js";
 
+
+/** A GitHub account's profile as a `github` org shows it. */
+interface GitHubProfile {
+  login: string;
+  avatarUrl: string | null;
+}
 
 /** Input given when Kiln creates an organization; clients can never create one. */
 export interface OrganizationInput {
@@ -38,7 +46,7 @@ export interface OrganizationInput {
   owner?: { userId: string; name: string; email: string };
 }
 
-export interface OrganizationState extends OrgDeviceState {
+export interface OrganizationState extends OrgDeviceState, OrgWorkerState {
   /** Null when the actor was reached without Kiln's creation input: it then refuses everyone. */
   id: string | null;
   kind: OrgKind;
@@ -52,6 +60,10 @@ export interface OrganizationState extends OrgDeviceState {
   invitations?: Record<string, OrgInvitationRow>;
   /** The summary's revision (`actors/revision.ts`); absent in older state. */
   revision?: number;
+  /** A `github` org's GitHub account: its login and avatar (its display name is `name`); absent otherwise. */
+  githubProfile?: GitHubProfile;
+  /** The GitHub connection's status and sync progress as GitHubStateActor last pushed it, with that push's revision. */
+  github?: { summary: GitHubOrgSummary; revision: number } | null;
 }
 
 function initialState(input: OrganizationInput | undefined): OrganizationState {
@@ -78,6 +90,8 @@ function summarize(state: OrganizationState): OrgSummary {
     updatedAt: state.updatedAt,
     members: Object.values(state.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)),
     sandboxProvider: state.sandboxProvider ?? null,
+    github: state.github?.summary ?? null,
+    ...(state.githubProfile ? { githubLogin: state.githubProfile.login, avatarUrl: state.githubProfile.avatarUrl } : {}),
     revision: state.revision ?? 0,
   };
 }
@@ -141,7 +155,7 @@ export const organization = actor({
     /** One of the org's cloud workers changed (created, provisioning → healthy | failed, renamed, tearing down). */
     workerUpdated: event<WorkerView>(),
     /** One of the org's cloud workers is gone. */
-    workerDeleted: event<{ id: string }>(),
+    workerDeleted: event<WorkerDeleted>(),
     /** One task's unread mark changed for a member: sent only to that member's own connections. */
     taskUnreadUpdated: event<TaskUnread>(),
   },
@@ -274,15 +288,30 @@ export const organization = actor({
      * Kiln-internal (GitHubStateActor): the GitHub account's profile and, for a GitHub org, its
      * members who use Kiln. They replace the member list; removed members' connections close.
      */
-    applyGitHubOrg: async (c, update: { name?: string; members?: { userId: string; name: string; email: string; role: OrgMemberRole }[] }): Promise<OrgSummary> => {
+    applyGitHubOrg: async (c, update: { name?: string; profile?: GitHubProfile; members?: { userId: string; name: string; email: string; role: OrgMemberRole }[] }): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       requireExists(c.state);
       if (c.state.kind !== "github") return summarize(c.state);
       if (update.name) c.state.name = update.name;
+      if (update.profile) c.state.githubProfile = { login: String(update.profile.login), avatarUrl: update.profile.avatarUrl ? String(update.profile.avatarUrl) : null };
       const removed = update.members ? replaceMembers(c.state.members, update.members) : [];
       const summary = await commit(c);
       for (const userId of removed) await closeMemberConnections(summary.id, userId);
       return summary;
+    },
+
+    /**
+     * Kiln-internal (GitHubStateActor): its status and sync progress, for the org's subscribers. A
+     * push older than the one held is dropped. Not saved at once nor pushed to the index: the
+     * GitHubStateActor holds the truth, and a lost progress figure is replaced by the next push.
+     */
+    recordGitHubStatus: (c, push: { summary: GitHubOrgSummary; revision: number }): boolean => {
+      requireInternal(c.conn.state);
+      if (c.state.id === null || push.revision <= (c.state.github?.revision ?? 0)) return false;
+      c.state.github = { summary: push.summary, revision: push.revision };
+      c.state.revision = nextRevision(c.state.revision);
+      c.broadcast("orgUpdated", summarize(c.state));
+      return true;
     },
 
     /** Kiln-internal (GitHubStateActor): the installation's repositories, copied into the repo index. */
@@ -413,14 +442,38 @@ export const organization = actor({
     },
 
     /**
-     * Kiln-internal: a WorkerActor pushes its view here on every change, so a workbench
-     * subscribed to the org sees its workers live. The gateway's worker index stays the list's
-     * source; this only broadcasts.
+     * Creates a worker on behalf of a member (the gateway has checked the paywall): its id and
+     * tokens are minted here, and the WorkerActor is created without waiting on it. The tokens
+     * are in this answer only.
      */
-    recordWorker: async (c, change: { view: WorkerView } | { deletedId: string }): Promise<void> => {
+    createWorker: (c, body: unknown): Promise<{ view: WorkerView; tokens: WorkerTokens }> =>
+      createWorker(c, requireExists(c.state), requireUser(c.conn.state), body),
+
+    /** The org's workers, newest first, from this actor's state: never a call per worker. */
+    listWorkers: (c, limit?: number): WorkerView[] => listWorkers(c.state, limit),
+
+    /** One worker's latest view, or null when it is not (or no longer) the org's. */
+    getWorker: (c, workerId: string): WorkerView | null => getWorker(c.state, workerId),
+
+    /**
+     * Kiln-internal: a WorkerActor pushes its view (or its deletion) here on every change. Applied,
+     * and broadcast to the org's subscribers, only when newer than the view held.
+     */
+    recordWorker: async (c, change: WorkerChange): Promise<void> => {
       requireInternal(c.conn.state);
-      if ("view" in change) c.broadcast("workerUpdated", change.view);
-      else c.broadcast("workerDeleted", { id: change.deletedId });
+      await applyWorkerChange(c, change);
+    },
+
+    /** Kiln-internal, after a restart: workers left provisioning or deleting get their command again. */
+    resumeWorkers: async (c): Promise<number> => {
+      requireInternal(c.conn.state);
+      return resumeWorkers(c, requireExists(c.state));
+    },
+
+    /** Kiln-internal, once after an upgrade: the workers an earlier Kiln kept in the gateway's index join the list. */
+    adoptWorkers: async (c, views: unknown): Promise<number> => {
+      requireInternal(c.conn.state);
+      return adoptWorkers(c, requireExists(c.state), views);
     },
 
     /** Kiln-internal: a task claims a branch name in its repo before renaming it in git. */

@@ -8,6 +8,8 @@ export const events = sqliteTable("events", {
   text: text("text"),
   payload: text("payload", { mode: "json" }),
   at: text("at").notNull(),
+  /** The member who sent a user message (null for others, and for messages recorded before it was kept). */
+  author: text("author"),
 });
 
 export const schema = { events };

@@ -6,10 +6,16 @@ export const migrations = {
         "idx": 0,
         "when": 1795295765336,
         "tag": "0000_shiny_rick_jones"
+      },
+      {
+        "idx": 1,
+        "when": 1796024655638,
+        "tag": "0001_cultured_the_fury"
       }
     ]
   },
   "migrations": {
-    "m0000": "CREATE TABLE `events` (\n\t`idx` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`sender` text NOT NULL,\n\t`kind` text NOT NULL,\n\t`text` text,\n\t`payload` text,\n\t`at` text NOT NULL\n);\n"
+    "m0000": "CREATE TABLE `events` (\n\t`idx` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`sender` text NOT NULL,\n\t`kind` text NOT NULL,\n\t`text` text,\n\t`payload` text,\n\t`at` text NOT NULL\n);\n",
+    "m0001": "ALTER TABLE `events` ADD `author` text;"
   }
 };

@@ -5,10 +5,10 @@ import { events } from "./db.js";
 import type { SessionContext } from "./state.js";
 
 type SessionRow = typeof events.$inferSelect;
-export type NewTranscriptEvent = Omit<SessionRow, "index">;
+export type NewTranscriptEvent = Omit<SessionRow, "index" | "author"> & { author?: string | null };
 
 function toSessionEvent(r: SessionRow): SessionEvent {
-  return { index: r.index, sender: r.sender as SessionEvent["sender"], kind: r.kind, text: r.text, payload: r.payload ?? null, at: r.at };
+  return { index: r.index, sender: r.sender as SessionEvent["sender"], kind: r.kind, text: r.text, payload: r.payload ?? null, at: r.at, author: r.author ?? null };
 }
 
 /** Appends one event to the transcript (actor SQLite), sends it to subscribers and returns its index. */
@@ -16,7 +16,7 @@ export async function record(c: SessionContext, e: NewTranscriptEvent): Promise<
   const [row] = await c.db.insert(events).values(e).returning({ index: events.index });
   c.state.eventCount += 1;
   const index = row?.index ?? c.state.eventCount;
-  c.broadcast("sessionEvent", { ...e, index, sender: e.sender as SessionEvent["sender"], payload: e.payload ?? null });
+  c.broadcast("sessionEvent", { ...e, index, sender: e.sender as SessionEvent["sender"], payload: e.payload ?? null, author: e.author ?? null });
   return index;
 }
 

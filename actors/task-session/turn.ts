@@ -28,7 +28,7 @@ export async function startTurn(c: SessionContext, text: string, userId: string)
   c.vars.turn = token;
   let index: number;
   try {
-    index = await record(c, { sender: "user", kind: "user_message", text, payload: null, at: s.turn.startedAt });
+    index = await record(c, { sender: "user", kind: "user_message", text, payload: null, at: s.turn.startedAt, author: userId });
     await changed(c);
   } catch (err) {
     // Not started: the session takes the next message instead of staying `running` without a turn.

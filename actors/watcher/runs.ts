@@ -4,7 +4,7 @@ import { keys } from "../../shared/keys.js";
 import type { ClaimedRun, CompleteBody, RunStatus } from "../../shared/schemas/watcher.js";
 import { ACTOR_ERRORS, internalParams } from "../auth.js";
 import type { Registry } from "../registry.js";
-import { actorLog } from "../services.js";
+import { actorLog, actorServices } from "../services.js";
 import { nextSlot } from "./schedule.js";
 import { ACTIVE_STATUSES, activeRun, claimedPayload, currentPrompt, MAX_RUNS, watcherSummary, type RunAgent, type RunRecord, type WatcherState } from "./state.js";
 
@@ -145,18 +145,38 @@ async function withdraw(c: WatcherCtx, run: RunRecord): Promise<void> {
     .catch((err: unknown) => actorLog().debug({ err, runId: run.id }, "device gone while withdrawing a run"));
 }
 
-/** A scheduled slot came due: one run for the pinned device (unless one is active), then the next slot from now. */
+/**
+ * Where a scheduled run of this watcher goes: its pinned device, else (unpinned) the device of the
+ * watcher's creator in this org that polled most recently. Null when there is none.
+ */
+async function scheduledDevice(c: WatcherCtx): Promise<string | null> {
+  const s = c.state;
+  if (s.deviceWorkerId) return s.deviceWorkerId;
+  if (!s.orgId) return null;
+  return actorServices().devices.pickDevice(s.orgId, s.createdBy);
+}
+
+/**
+ * A scheduled slot came due: one run, for the pinned device or (unpinned) the creator's most
+ * recently seen device, then the next slot from now. A slot that makes no run says why on the
+ * watcher (`lastSkip`).
+ */
 export async function fireSlot(c: WatcherCtx, generation: number, slotMs: number): Promise<void> {
   const s = c.state;
   if (generation !== s.generation || s.status !== "active") return;
   const now = new Date();
   let run: RunRecord | undefined;
-  const agent = activeRun(s) || !s.deviceWorkerId ? null : await currentAgent(c, s.agentId);
-  if (agent && s.deviceWorkerId) {
+  let skip: string | null = null;
+  const agent = activeRun(s) ? null : await currentAgent(c, s.agentId);
+  const deviceId = agent ? await scheduledDevice(c) : null;
+  if (activeRun(s)) skip = "The previous run was still pending or running.";
+  else if (!agent) skip = "The watcher has no agent.";
+  else if (!deviceId) skip = "No device to run on: pin the watcher to a device, or register a device of its creator in this organization.";
+  if (agent && deviceId) {
     const windowEnd = now.toISOString();
     run = materialize(c, {
       source: "scheduled",
-      deviceId: s.deviceWorkerId,
+      deviceId,
       requestedBy: s.createdBy,
       agent,
       firedAt: new Date(slotMs).toISOString(),
@@ -166,6 +186,7 @@ export async function fireSlot(c: WatcherCtx, generation: number, slotMs: number
     });
     s.lastWindowEnd = windowEnd;
   }
+  if (skip) s.lastSkip = { at: new Date(slotMs).toISOString(), reason: skip };
   await armSchedule(c, now);
   if (run) await deliver(c, run);
   else await c.save();
@@ -265,10 +286,12 @@ export async function checkLease(c: WatcherCtx, runId: string): Promise<void> {
   finish(run, "timeout", { error: "The lease expired without a heartbeat." });
   await withdraw(c, run);
   const s = c.state;
-  if (run.dispatchSource === "scheduled" && run.attempt < s.maxAttempts && s.status === "active" && s.deviceWorkerId) {
+  // A retry goes where a new slot would (an unpinned watcher's may pick another device), else to the same device.
+  const retryDevice = run.dispatchSource === "scheduled" && run.attempt < s.maxAttempts && s.status === "active" ? ((await scheduledDevice(c)) ?? run.deviceWorkerId) : null;
+  if (retryDevice) {
     const retry = materialize(c, {
       source: "scheduled",
-      deviceId: s.deviceWorkerId,
+      deviceId: retryDevice,
       requestedBy: run.requestedBy,
       agent: run.agent,
       firedAt: run.firedAt,

@@ -37,6 +37,8 @@ export interface WatcherState extends Omit<WatcherInput, "orgId" | "prompt"> {
   prompts: PromptVersion[];
   nextRunAt: string | null;
   lastFiredAt: string | null;
+  /** The latest scheduled slot that made no run, and why (shown on the watcher); absent in watchers saved before it was kept. */
+  lastSkip?: { at: string; reason: string } | null;
   /** Where the last scheduled run's window ended: the next window starts there. */
   lastWindowEnd: string | null;
   /** Bumped whenever the schedule changes: a scheduled `fire` of an older generation is ignored. */
@@ -96,6 +98,7 @@ export function watcherSummary(s: WatcherState): WatcherSummary {
     promptVersion: currentPrompt(s).version,
     nextRunAt: s.nextRunAt,
     lastFiredAt: s.lastFiredAt,
+    lastSkip: s.lastSkip ?? null,
     leaseSeconds: s.leaseSeconds,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

@@ -1,6 +1,6 @@
 import { actor, event, queue, UserError } from "rivetkit";
 import { workflow } from "rivetkit/workflow";
-import type { WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
+import type { WorkerDeleted, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
 import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, type Caller } from "../auth.js";
 import type { Registry } from "../registry.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
@@ -14,8 +14,9 @@ function requireInternal(caller: Caller): void {
 }
 
 /**
- * WorkerActor, key ["org", orgId, "worker", workerId]: one cloud worker (Den). It provisions its
- * instance through the sandbox provider layer in a durable workflow, answers health, keeps its
+ * WorkerActor, key ["org", orgId, "worker", workerId]: one cloud worker (Den), created by its
+ * OrganizationActor (which keeps the org's worker list and is told of every change). It provisions
+ * its instance through the sandbox provider layer in a durable workflow, answers health, keeps its
  * tokens' hashes only, and deletes its instance for real when it is deleted.
  */
 export const worker = actor({
@@ -29,7 +30,7 @@ export const worker = actor({
     /** The worker's new view, on every change (members subscribe instead of polling). */
     workerUpdated: event<WorkerView>(),
     /** The worker is gone: its instance was deleted. */
-    workerDeleted: event<{ id: string }>(),
+    workerDeleted: event<WorkerDeleted>(),
   },
   run: workflow(
     async (ctx) => {
@@ -45,14 +46,6 @@ export const worker = actor({
   ),
   actions: {
     view: (c): WorkerView => workerView(c.state),
-
-    /** Kiln-internal: publishes the first view and, for a cloud worker, starts provisioning. */
-    start: async (c): Promise<WorkerView> => {
-      requireInternal(c.conn.state);
-      await publishWorker(c);
-      if (c.state.status === "provisioning") await c.queue.send("commands", { type: "provision" });
-      return workerView(c.state);
-    },
 
     /** Only the worker's creator renames it. */
     rename: async (c, name: string): Promise<WorkerView> => {
@@ -78,15 +71,12 @@ export const worker = actor({
       requireInternal(c.conn.state);
       if (c.state.status === "deleting" || c.state.status === "deleted") return;
       c.state.status = "deleting";
-      await publishWorker(c);
-      await c.queue.send("commands", { type: "deprovision" });
-    },
-
-    /** Kiln-internal, after a restart: re-enqueues interrupted provisioning or teardown. Idempotent. */
-    resume: async (c): Promise<void> => {
-      requireInternal(c.conn.state);
-      if (c.state.status === "provisioning") await c.queue.send("commands", { type: "provision" });
-      if (c.state.status === "deleting") await c.queue.send("commands", { type: "deprovision" });
+      // Queued even when the push to the org fails: a deletion the caller was told of happens.
+      try {
+        await publishWorker(c);
+      } finally {
+        await c.queue.send("commands", { type: "deprovision" });
+      }
     },
 
     /**

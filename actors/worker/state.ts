@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Worker, WorkerInstance, WorkerStatus, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
+import type { CreateWorkerBody, Worker, WorkerInstance, WorkerStatus, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
+import { nextRevision } from "../revision.js";
 import { actorServices } from "../services.js";
 
-/** Given by the gateway when it creates a worker; clients never create WorkerActors directly. */
+/** Given by the worker's OrganizationActor, which creates it; clients never create WorkerActors directly. */
 export interface WorkerInput {
   orgId: string;
   workerId: string;
@@ -14,6 +15,9 @@ export interface WorkerInput {
   tokenHashes: TokenHashes;
   /** Where a cloud worker runs (`local`, `daytona`, `render`): fixed at creation, so teardown always reaches it. */
   provider: string;
+  /** The org's first view of the worker carries these, so the worker's own views follow it (absent in older inputs). */
+  createdAt?: string;
+  revision?: number;
 }
 
 export interface TokenHashes {
@@ -22,8 +26,10 @@ export interface TokenHashes {
   client: string;
 }
 
-export interface WorkerState extends Omit<WorkerInput, "orgId"> {
+export interface WorkerState extends Omit<WorkerInput, "orgId" | "createdAt" | "revision"> {
   orgId: string | null;
+  /** The view's revision (`actors/revision.ts`); absent in older state. */
+  revision?: number;
   status: WorkerStatus | "deleted";
   failure: Worker["failure"];
   teardown: Worker["teardown"];
@@ -32,11 +38,13 @@ export interface WorkerState extends Omit<WorkerInput, "orgId"> {
   updatedAt: string;
 }
 
-export type WorkerCommand = { type: "provision" } | { type: "deprovision" };
+/** `created`: a local worker's first message, which only brings the actor into existence. */
+export type WorkerCommand = { type: "provision" } | { type: "deprovision" } | { type: "created" };
 
 export function initialWorkerState(input: WorkerInput | undefined): WorkerState {
-  const now = new Date().toISOString();
+  const now = input?.createdAt ?? new Date().toISOString();
   return {
+    revision: input?.revision ?? 0,
     orgId: input?.orgId ?? null,
     workerId: input?.workerId ?? "",
     name: input?.name ?? "",
@@ -91,6 +99,7 @@ export function workerView(s: WorkerState): WorkerView {
       updatedAt: s.updatedAt,
     },
     instance: s.instance,
+    revision: s.revision ?? 0,
   });
 }
 
@@ -103,4 +112,34 @@ export function newWorkerTokens(): { tokens: WorkerTokens; hashes: TokenHashes }
   const make = (kind: string) => `kiln_w${kind}_${randomBytes(24).toString("base64url")}`;
   const tokens = { owner: make("o"), host: make("h"), client: make("c") };
   return { tokens, hashes: { owner: hashToken(tokens.owner), host: hashToken(tokens.host), client: hashToken(tokens.client) } };
+}
+
+/**
+ * A new worker's id, tokens and creation input, minted by its OrganizationActor. The tokens are
+ * returned once, to the creator; the WorkerActor is given their hashes only.
+ */
+export function newWorker(
+  orgId: string,
+  createdBy: string,
+  body: Pick<CreateWorkerBody, "name" | "description" | "destination" | "workspacePath">,
+  cloudProvider: string,
+): { input: WorkerInput; tokens: WorkerTokens } {
+  const workerId = `w_${randomBytes(12).toString("base64url").replace(/[^A-Za-z0-9]/g, "x").slice(0, 16)}`;
+  const { tokens, hashes } = newWorkerTokens();
+  return {
+    tokens,
+    input: {
+      orgId,
+      workerId,
+      name: body.name,
+      description: body.description ?? null,
+      destination: body.destination,
+      workspacePath: body.workspacePath ?? null,
+      createdBy,
+      tokenHashes: hashes,
+      provider: body.destination === "cloud" ? cloudProvider : "user-machine",
+      createdAt: new Date().toISOString(),
+      revision: nextRevision(undefined),
+    },
+  };
 }

@@ -2,10 +2,11 @@ import { Loop, type WorkflowLoopContextOf } from "rivetkit/workflow";
 import { internalParams } from "../auth.js";
 import { keys } from "../../shared/keys.js";
 import { reportHandledFailure, resolveRuntimeIssues } from "../runtime-issues.js";
-import { actorLog, actorServices } from "../services.js";
+import { actorServices } from "../services.js";
 import type { Client } from "rivetkit/client";
 import type { Registry } from "../registry.js";
-import type { WorkerView } from "../../shared/schemas/worker.js";
+import type { WorkerDeleted, WorkerView } from "../../shared/schemas/worker.js";
+import { nextRevision } from "../revision.js";
 import type { worker } from "./index.js";
 import { workerUrl, workerView, type WorkerCommand, type WorkerState } from "./state.js";
 
@@ -47,28 +48,27 @@ export interface WorkerPublisher {
   state: Loop["state"];
   client: Loop["client"];
   broadcast(name: "workerUpdated", view: WorkerView): void;
-  broadcast(name: "workerDeleted", body: { id: string }): void;
+  broadcast(name: "workerDeleted", body: WorkerDeleted): void;
 }
 
 /**
- * Pushes the worker's view to the gateway's index (awaited, so the index never silently lags)
- * and to subscribers.
+ * Publishes the worker's change under a new revision: to its own subscribers at once (in the
+ * order the changes were made), then up to its OrganizationActor, which owns the org's worker
+ * list and applies only a revision above the one it holds. The push is awaited and not caught:
+ * a workflow step whose push failed is retried, so the list never silently keeps an old status.
  */
 export async function publishWorker(c: WorkerPublisher): Promise<void> {
   const s = c.state;
   s.updatedAt = new Date().toISOString();
+  s.revision = nextRevision(s.revision);
   if (!s.orgId) return;
   const view = s.status === "deleted" ? null : workerView(s);
-  await actorServices().syncWorkerIndex(s.orgId, s.workerId, s.createdBy, view);
   if (view) c.broadcast("workerUpdated", view);
-  else c.broadcast("workerDeleted", { id: s.workerId });
-  // The org's subscribers (a workbench's worker list) hear of it through their coordinator. Only
-  // a broadcast: it must never keep a command from being queued, and subscribers re-read on open.
+  else c.broadcast("workerDeleted", { id: s.workerId, revision: s.revision });
   await c
     .client<Registry>()
     .organization.get(keys.organization(s.orgId), { params: internalParams() })
-    .recordWorker(view ? { view } : { deletedId: s.workerId })
-    .catch((err: unknown) => actorLog().warn({ err, workerId: s.workerId }, "could not push a worker change to its organization"));
+    .recordWorker(view ? { view } : { deletedId: s.workerId, revision: s.revision });
 }
 
 /** Where the instance runs, when the provider has regions. */
@@ -133,7 +133,7 @@ async function provision(loop: Loop): Promise<void> {
   if (outcome.kind === "failed") {
     await loop.step("mark-failed", async () => {
       const s = loop.state;
-      // A retry of this step (the index write failed) finds the state already changed and
+      // A retry of this step (the push to the org failed) finds the state already changed and
       // publishes again, so the index never keeps showing `provisioning`.
       if (s.status === "provisioning") {
         s.status = "failed";
@@ -195,5 +195,6 @@ async function deprovision(loop: Loop): Promise<void> {
 
 export async function runWorkerCommand(loop: Loop, command: WorkerCommand): Promise<void> {
   if (command.type === "provision") await provision(loop);
-  else await deprovision(loop);
+  else if (command.type === "deprovision") await deprovision(loop);
+  // `created` only brought the actor into existence: its organization published its first view.
 }

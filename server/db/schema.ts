@@ -89,8 +89,10 @@ export const orgMembership = pgTable(
 );
 
 /**
- * Which organization a worker belongs to, so `/v1/workers/:id` finds it without asking every
- * organization. Source of truth: the WorkerActor, which pushes its view here on every change and removes the row when it is deleted.
+ * Which organization a worker belongs to, and its creator, so `/v1/workers/:id` is routed and
+ * authorized without asking every organization: an authorization index only. Written by the
+ * worker's OrganizationActor when it creates the worker and removed when the worker is deleted;
+ * the worker's view (and the org's list) live in that OrganizationActor.
  */
 export const workerIndex = pgTable(
   "worker_index",
@@ -98,8 +100,11 @@ export const workerIndex = pgTable(
     workerId: text("worker_id").primaryKey(),
     orgId: text("org_id").notNull(),
     createdBy: text("created_by").notNull(),
-    /** The worker's latest `{ worker, instance }`, pushed by the WorkerActor on every change. */
-    view: jsonb("view").$type<WorkerView>().notNull(),
+    /**
+     * Only in rows written by Kiln before organizations owned their workers: the view the
+     * WorkerActor last pushed. Adopted into the org at the next start, then cleared.
+     */
+    view: jsonb("view").$type<WorkerView>(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("worker_index_org_idx").on(t.orgId, t.createdAt)],

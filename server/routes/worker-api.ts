@@ -6,6 +6,7 @@ import { errorResponses, jsonBody, jsonResponse } from "../../shared/schemas/com
 import { PollBodySchema } from "../../shared/schemas/device.js";
 import { ClaimedRunSchema, CompleteBodySchema, HeartbeatBodySchema, RunStatusSchema } from "../../shared/schemas/watcher.js";
 import { internalParams } from "../../actors/auth.js";
+import { NEXT_POLL_SECONDS } from "../../actors/device/state.js";
 import { watcherIdOfRun } from "../../actors/watcher/state.js";
 import type { Devices } from "../devices.js";
 import type { KilnClient } from "../rivet.js";
@@ -41,6 +42,7 @@ function boundDevice(binding: TokenBinding, workerId?: string): { deviceId: stri
 }
 
 const IdleSchema = z.object({ next_poll_seconds: z.number() }).meta({ id: "IdlePoll" });
+const IDLE_BODY = { next_poll_seconds: NEXT_POLL_SECONDS };
 
 const poll = createRoute({
   ...base,
@@ -101,12 +103,11 @@ export function workerApiRoutes(tokens: PersonalTokens, devices: Devices, client
       const binding = c.get("binding");
       const { deviceId, orgId } = boundDevice(binding, body.worker_id);
       if (body.platform && body.platform !== binding.platform) throw new KilnError("platform_mismatch", `This device is registered as ${binding.platform ?? "another platform"}.`);
-      const result = await devices.deviceHandle(orgId, deviceId).poll({
-        appVersion: body.app_version,
-        capabilities: body.capabilities,
-        label: body.label,
-        timezone: body.timezone,
-      });
+      const update = { appVersion: body.app_version, capabilities: body.capabilities, label: body.label, timezone: body.timezone };
+      devices.polled(deviceId);
+      // Nothing offered and nothing to record: answered from memory, the DeviceActor is not called (and may sleep).
+      if (devices.board.idle(deviceId, update)) return c.json(IDLE_BODY, 200);
+      const result = await devices.deviceHandle(orgId, deviceId).poll(update);
       return c.json(result.kind === "run" ? result.run : { next_poll_seconds: result.next_poll_seconds }, 200);
     })
     .openapi(heartbeat, async (c) => {
@@ -130,8 +131,8 @@ export function workerApiRoutes(tokens: PersonalTokens, devices: Devices, client
       const watcherId = c.req.valid("param").watcherId;
       const w = await watcherIn(orgId, watcherId, new KilnError("watcher_not_found", "No such watcher."));
       if (!w.sameOrg) throw new ForbiddenError("This watcher belongs to an organization this token is not for.");
-      const device = await devices.deviceHandle(orgId, deviceId).view();
-      if (!device.registeredAt) throw new KilnError("device_not_registered", "This device has never polled: poll first (POST /api/workers/poll).");
+      const registered = devices.board.has(deviceId) || (await devices.deviceHandle(orgId, deviceId).view()).registeredAt !== null;
+      if (!registered) throw new KilnError("device_not_registered", "This device has never polled: poll first (POST /api/workers/poll).");
       return c.json(await w.handle.trigger(deviceId, binding.user.id), 200);
     });
 }

@@ -39,6 +39,11 @@ export const SessionEventSchema = z
     text: z.string().nullable(),
     payload: z.unknown().meta({ description: "The raw ACP message from sandbox-agent, when there is one" }),
     at: z.string(),
+    author: z
+      .string()
+      .nullable()
+      .optional()
+      .meta({ description: "The user id of the member who sent a user message (the org's members list has their name); null for other events and for messages recorded before authors were kept" }),
   })
   .meta({ id: "SessionEvent" });
 export type SessionEvent = z.infer<typeof SessionEventSchema>;

@@ -74,6 +74,10 @@ export const WatcherSummarySchema = z
     promptVersion: z.number(),
     nextRunAt: z.string().nullable(),
     lastFiredAt: z.string().nullable(),
+    lastSkip: z
+      .object({ at: z.string(), reason: z.string() })
+      .nullable()
+      .meta({ description: "The latest scheduled slot that made no run (no device to run on, no agent, a run still active), and why" }),
     leaseSeconds: z.number(),
     createdAt: z.string(),
     updatedAt: z.string(),

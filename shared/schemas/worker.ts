@@ -52,7 +52,16 @@ export const WorkerTokensSchema = z
   .meta({ id: "WorkerTokens" });
 export type WorkerTokens = z.infer<typeof WorkerTokensSchema>;
 
-export const WorkerViewSchema = z.object({ worker: WorkerSchema, instance: WorkerInstanceSchema.nullable() }).meta({ id: "WorkerView" });
+export const WorkerViewSchema = z
+  .object({
+    worker: WorkerSchema,
+    instance: WorkerInstanceSchema.nullable(),
+    revision: z
+      .number()
+      .int()
+      .meta({ description: "Grows with every change of the worker; a live event whose revision is not above the last one applied is stale" }),
+  })
+  .meta({ id: "WorkerView" });
 export type WorkerView = z.infer<typeof WorkerViewSchema>;
 
 export const CreatedWorkerSchema = WorkerViewSchema.extend({
@@ -60,6 +69,12 @@ export const CreatedWorkerSchema = WorkerViewSchema.extend({
   launch: z.object({ mode: z.enum(["async", "instant"]), pollAfterMs: z.number().optional() }),
 }).meta({ id: "CreatedWorker" });
 export type CreatedWorker = z.infer<typeof CreatedWorkerSchema>;
+
+/** The `workerDeleted` event: the worker is gone, as of `revision` (above every view of it). */
+export interface WorkerDeleted {
+  id: string;
+  revision: number;
+}
 
 export const ListWorkersQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(50).default(20),

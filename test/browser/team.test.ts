@@ -25,7 +25,8 @@ describe("the workbench page for a team", () => {
     const ann = await newPage();
     const ben = await newPage();
     const benEmail = uniqueEmail("ben");
-    await signUpInPage(ann, kiln.url, uniqueEmail("ann"));
+    const annEmail = uniqueEmail("ann");
+    await signUpInPage(ann, kiln.url, annEmail);
 
     // Ann makes a team and invites Ben by email.
     await ann.getByRole("link", { name: "Team" }).click();
@@ -75,6 +76,9 @@ describe("the workbench page for a team", () => {
     await saved;
     await sessionTab(ben).click();
     await ben.getByRole("list", { name: "Transcript" }).locator("li.agent", { hasText: "Working on: hello team" }).waitFor();
+    // The message is shown as Ann's, by her name (the page signs up with the email's local part as the name).
+    const sent = ben.getByRole("list", { name: "Transcript" }).locator("li.user", { hasText: "hello team" });
+    expect(await sent.locator(".who").textContent()).toBe(annEmail.split("@")[0]);
     expect(await ben.getByLabel("Message").inputValue()).toBe("");
     // Opening it marked it read for Ben.
     await ben.locator('[aria-label="Session list"] a[data-unread="false"]').waitFor();

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
+import type { OrgMember } from "../../shared/schemas/org.js";
 import type { SessionEvent, SessionSummary } from "../../shared/schemas/session.js";
 import type { SessionWorkbench, TaskDetail, Workbench } from "../../shared/schemas/task.js";
 import { ErrorText, errorMessage, useAction, submitWith } from "../errors.js";
@@ -12,11 +13,19 @@ interface Props {
   sessionId: string;
   workbench: SessionWorkbench | undefined;
   onWorkbench(w: Workbench): void;
+  /** The org's members, to name who sent each message. */
+  members: readonly OrgMember[];
 }
 
 const DRAFT_SAVE_MS = 300;
 
-export function SessionPane({ client, orgId, task, sessionId, workbench, onWorkbench }: Props) {
+/** Who sent a user message: the member's name, or a plain "User" for one Kiln did not record. */
+function senderName(members: readonly OrgMember[], author: string | null): string {
+  if (!author) return "User";
+  return members.find((m) => m.userId === author)?.name || "Former member";
+}
+
+export function SessionPane({ client, orgId, task, sessionId, workbench, onWorkbench, members }: Props) {
   const ref = useMemo(() => ({ orgId, taskId: task.id, sessionId }), [orgId, task.id, sessionId]);
   const [session, setSession] = useState<SessionSummary | null>(null);
   const [events, setEvents] = useState<Map<number, SessionEvent>>(new Map());
@@ -92,7 +101,7 @@ export function SessionPane({ client, orgId, task, sessionId, workbench, onWorkb
             </li>
           ) : (
             <li key={b.key} class={b.kind} data-kind={b.kind}>
-              <span class="who">{b.kind === "user" ? "User" : "Agent"}</span>
+              <span class="who">{b.kind === "user" ? senderName(members, b.author) : "Agent"}</span>
               <p>{b.text}</p>
             </li>
           ),

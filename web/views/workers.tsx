@@ -12,7 +12,7 @@ export function WorkersView({ client, live, orgId }: { client: KilnClient; live:
   const [tokens, setTokens] = useState<{ name: string; tokens: WorkerTokens } | null>(null);
   const create = useAction(async () => {
     const created = await client.createWorker({ name, destination, orgId, ...(destination === "local" ? { workspacePath } : {}) });
-    live.putWorker({ worker: created.worker, instance: created.instance });
+    live.putWorker({ worker: created.worker, instance: created.instance, revision: created.revision });
     setTokens({ name: created.worker.name, tokens: created.tokens });
     setName("");
   });

@@ -1,0 +1,1 @@
+ALTER TABLE "worker_index" ALTER COLUMN "view" DROP NOT NULL;
