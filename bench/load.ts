@@ -18,6 +18,8 @@ export interface LoadSpec {
    */
   devicesFile?: string;
   connections: number;
+  /** Requests per second over all connections (autocannon's `overallRate`); unset: as fast as answered. */
+  overallRate?: number;
   warmupSeconds: number;
   durationSeconds: number;
 }
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const base: autocannon.Options = { url: spec.url, headers: spec.headers, connections: spec.connections, pipelining: 1 };
+  if (spec.overallRate) base.overallRate = spec.overallRate;
   if (spec.devicesFile) base.requests = [devicePolls(spec.devicesFile)];
   if (spec.warmupSeconds > 0) await run({ ...base, duration: spec.warmupSeconds });
   const r = await run({ ...base, duration: spec.durationSeconds });
