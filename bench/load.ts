@@ -17,6 +17,11 @@ export interface LoadSpec {
    * `POST` with the next device's token and `{"worker_id"}` body, so the load spreads over them all.
    */
   devicesFile?: string;
+  /**
+   * Signed webhook deliveries (bench/github.ts): each request is a `POST` of this body with these
+   * headers, plus `header` set to a value unique to the request (GitHub's delivery id).
+   */
+  unique?: { body: string; header: string };
   connections: number;
   /** Requests per second over all connections (autocannon's `overallRate`); unset: as fast as answered. */
   overallRate?: number;
@@ -57,6 +62,15 @@ function devicePolls(file: string): autocannon.Request {
   };
 }
 
+function uniqueDeliveries(spec: { body: string; header: string }): autocannon.Request {
+  const prefix = `${process.pid}-${Date.now().toString(36)}`;
+  let next = 0;
+  return {
+    method: "POST",
+    setupRequest: (req) => ({ ...req, method: "POST", headers: { ...req.headers, [spec.header]: `${prefix}-${next++}` }, body: spec.body }),
+  };
+}
+
 async function main(): Promise<void> {
   const arg = process.argv[2];
   if (!arg) throw new Error("usage: load.ts '<json spec>'");
@@ -66,6 +80,7 @@ async function main(): Promise<void> {
   const base: autocannon.Options = { url: spec.url, headers: spec.headers, connections: spec.connections, pipelining: 1 };
   if (spec.overallRate) base.overallRate = spec.overallRate;
   if (spec.devicesFile) base.requests = [devicePolls(spec.devicesFile)];
+  if (spec.unique) base.requests = [uniqueDeliveries(spec.unique)];
   if (spec.warmupSeconds > 0) await run({ ...base, duration: spec.warmupSeconds });
   const r = await run({ ...base, duration: spec.durationSeconds });
   const cpu = process.cpuUsage(cpu0);

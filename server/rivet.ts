@@ -8,12 +8,12 @@ import { join } from "node:path";
 import type { Context, Hono } from "hono";
 import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
 import type { Logger } from "pino";
-import { createClientWithDriver, createEngineDriver, createFileSystemDriver, type AnyClient, type Client } from "rivetkit";
+import { createClientWithDriver, createEngineDriver, createFileSystemDriver, UserError, type AnyClient, type Client } from "rivetkit";
 import type { GetUpgradeWebSocket } from "rivetkit/utils";
 import { buildManagerRouter } from "rivetkit/driver-helpers";
 import { configureBaseLogger } from "rivetkit/log";
 import { registry, type Registry } from "../actors/registry.js";
-import { installActorServices, type ActorServices } from "../actors/services.js";
+import { actorLog, installActorServices, type ActorServices } from "../actors/services.js";
 import type { KilnConfig } from "./config.js";
 import { refusalCloseCode } from "./rivet-wire.js";
 
@@ -63,6 +63,48 @@ function actionsWithoutPrototype(): void {
   }
 }
 
+const WRAPPED = Symbol("kiln.internalErrorsHidden");
+
+/** What RivetKit sends a client as it is: an error it marks public (UserError and its own client errors). */
+function isPublicActorError(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { __type?: unknown }).__type === "ActorError" && (err as { public?: unknown }).public === true;
+}
+
+/**
+ * RivetKit sends an unexpected error's own message (an SQL statement with its parameters, a file
+ * path) to the client when NODE_ENV=development, over a WebSocket too, where the gateway cannot
+ * rewrite it. Every action and connection check is wrapped so that such an error is logged here
+ * and the client gets `internal_error` with no details, whatever NODE_ENV says.
+ */
+function hideInternalErrors(): void {
+  const hidden = (actor: string, where: string) => (err: unknown): never => {
+    if (isPublicActorError(err)) throw err;
+    actorLog().error({ err, actor, where }, "an actor call failed unexpectedly");
+    throw new UserError("Something went wrong on Kiln's side; the details are in its log.", { code: "internal_error" });
+  };
+  const wrap = <F extends (...args: never[]) => unknown>(fn: F, onError: (err: unknown) => never): F => {
+    if ((fn as { [WRAPPED]?: true })[WRAPPED]) return fn;
+    const wrapped = function (this: unknown, ...args: Parameters<F>) {
+      try {
+        const result = fn.apply(this, args);
+        // Synchronous actions stay synchronous.
+        return result instanceof Promise ? result.catch(onError) : result;
+      } catch (err) {
+        return onError(err);
+      }
+    } as unknown as F;
+    (wrapped as { [WRAPPED]?: true })[WRAPPED] = true;
+    return wrapped;
+  };
+  for (const [name, definition] of Object.entries(registry.config.use)) {
+    const config = definition.config as { actions?: Record<string, (...args: never[]) => unknown>; createConnState?: (...args: never[]) => unknown };
+    for (const [action, fn] of Object.entries(config.actions ?? {})) {
+      if (typeof fn === "function" && config.actions) config.actions[action] = wrap(fn, hidden(name, action));
+    }
+    if (typeof config.createConnState === "function") config.createConnState = wrap(config.createConnState, hidden(name, "createConnState"));
+  }
+}
+
 /**
  * RivetKit closes a refused connection with 1011 (server error); this gives refusals that are the
  * client's to fix their own code (rivet-wire.ts `refusalCloseCode`), keeping RivetKit's reason.
@@ -103,6 +145,7 @@ function rivetLogLevel(level: KilnConfig["logLevel"]): KilnConfig["logLevel"] {
 export function startRivet(config: KilnConfig, services: ActorServices, logger: Logger): RivetRuntime {
   const uninstall = installActorServices(services);
   actionsWithoutPrototype();
+  hideInternalErrors();
   const rc = registry.config;
   if (config.rivet) {
     rc.driver = createEngineDriver();

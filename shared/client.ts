@@ -21,6 +21,7 @@ import type { ErrorBody, ErrorCode } from "./errors.js";
 import type { CreateTokenBody } from "./schemas/device.js";
 import type { CreatePullRequestBody } from "./schemas/github.js";
 import type { OrgMemberRole, OrgSettingsUpdate, OrgSummary } from "./schemas/org.js";
+import type { GitHubOrgSummary } from "./schemas/github.js";
 import type { OpenSessionBody, SessionEvent, SessionSummary } from "./schemas/session.js";
 import type { CreateWorkerBody, WorkerDeleted, WorkerView } from "./schemas/worker.js";
 import type { CreateTaskBody, RuntimeIssue, TaskDetail, TaskSummary, TaskUnread, Workbench } from "./schemas/task.js";
@@ -78,6 +79,8 @@ export interface OrganizationHandlers extends LiveHandlers {
   onWorker?(view: WorkerView): void;
   /** One of the org's cloud workers is gone. */
   onWorkerDeleted?(workerId: string): void;
+  /** The org's GitHub connection and sync progress (`OrgSummary.github`), whenever the org's summary changes; null without one. */
+  onGitHub?(github: GitHubOrgSummary | null): void;
   /**
    * Your own unread mark on a task changed (another member's turn ended, or you read it). Other
    * members' marks are never sent to you. `listTasks` answers the current marks as `unread`.
@@ -376,6 +379,8 @@ export function createKilnClient(opts: KilnClientOptions) {
     subscribeOrganization(orgId: string, handlers: OrganizationHandlers): Unsubscribe {
       return live(params, (o) => rivet.organization.get(keys.organization(orgId), o), handlers, (conn) => {
         if (handlers.onOrganization) conn.on("orgUpdated", newestOnly(byRevision, single, handlers.onOrganization));
+        const onGitHub = handlers.onGitHub;
+        if (onGitHub) conn.on("orgUpdated", newestOnly(byRevision, single, (org: OrgSummary) => onGitHub(org.github ?? null)));
         if (handlers.onTaskSummary) conn.on("taskSummaryUpdated", newestOnly(byRevision, byId, handlers.onTaskSummary));
         if (handlers.onRuntimeIssues) conn.on("runtimeIssuesUpdated", handlers.onRuntimeIssues);
         const workers = new Map<string, number>();

@@ -70,7 +70,8 @@ describe("request body limit", () => {
   });
 
   it("refuses a streamed body without content-length with 413 before reading it all", async () => {
-    for (const path of ["/v1/workers", `/v1/orgs/personal-${ann.user.id}/tasks`, "/api/auth/update-user", "/api/auth/change-password"]) {
+    // Pages and documents too (`/docs`, `/openapi.json`, the workbench): the limit comes before routing.
+    for (const path of ["/v1/workers", `/v1/orgs/personal-${ann.user.id}/tasks`, "/api/auth/update-user", "/api/auth/change-password", "/docs", "/docs/assets/swagger-ui.css", "/openapi.json", "/"]) {
       const res = await streamBody(kiln.url, path, ["transfer-encoding: chunked"], ann.token);
       expect(res.statusLine, path).toMatch(/^HTTP\/1\.1 413 /);
       expect(JSON.parse(res.body)).toMatchObject({ error: "payload_too_large", message: expect.any(String) });

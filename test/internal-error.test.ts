@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { bearer, signUp, socketTransport } from "./support/http.js";
 import { startTestKiln } from "./support/kiln.js";
+import { keys } from "../shared/keys.js";
+import { rivetClient } from "./support/rivet.js";
 
 describe("an unexpected failure", () => {
   it("is hidden behind 500 internal_error carrying the request id, with no internals", async () => {
@@ -23,6 +25,41 @@ describe("an unexpected failure", () => {
       await kiln.stop();
     }
   });
+
+  // RivetKit sends an unexpected error's own text to clients when NODE_ENV=development; over a
+  // WebSocket the gateway cannot rewrite it, so the actors never let it out.
+  for (const nodeEnv of ["development", "production", undefined]) {
+    it(`reaches an open WebSocket as internal_error with no internals (NODE_ENV ${nodeEnv ?? "unset"})`, async () => {
+      const kiln = await startTestKiln();
+      const saved = process.env.NODE_ENV;
+      const client = rivetClient(kiln.url);
+      try {
+        const u = await signUp(socketTransport(kiln.url));
+        const conn = rivetClient(kiln.url, u.token).organization.get(keys.organization(`personal-${u.user.id}`), { params: { token: u.token } }).connect();
+        try {
+          await conn.summary();
+          // RivetKit reads NODE_ENV on each error, so the open socket sees the change.
+          if (nodeEnv === undefined) delete process.env.NODE_ENV;
+          else process.env.NODE_ENV = nodeEnv;
+          // With the app database closed, creating a worker fails where no code anticipates it.
+          await kiln.db.close();
+          const err = (await conn.createWorker({ name: "w", destination: "local", workspacePath: "/w" }).then(
+            () => undefined,
+            (e: unknown) => e,
+          )) as { code?: string; message?: string; metadata?: unknown } | undefined;
+          expect(err?.code).toBe("internal_error");
+          expect(JSON.stringify({ message: err?.message, metadata: err?.metadata })).not.toMatch(/insert|worker_index|params|select|\.ts:|PGlite|closed|\/tmp\/|https?:\/\//i);
+        } finally {
+          process.env.NODE_ENV = saved;
+          await conn.dispose();
+        }
+      } finally {
+        process.env.NODE_ENV = saved;
+        await client.dispose();
+        await kiln.stop();
+      }
+    });
+  }
 
   it("does not take the process down: health reports the database as unavailable", async () => {
     const kiln = await startTestKiln();

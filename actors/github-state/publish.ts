@@ -6,7 +6,8 @@ import { keys } from "../../shared/keys.js";
 import { internalParams } from "../auth.js";
 import { githubRepoId, type GitHubRepoRow } from "../organization/github.js";
 import type { Registry } from "../registry.js";
-import { actorServices } from "../services.js";
+import { nextRevision } from "../revision.js";
+import { actorLog, actorServices } from "../services.js";
 import { checks, members, pulls, type schema } from "./db.js";
 import { statusView, type GitHubState } from "./state.js";
 
@@ -39,8 +40,21 @@ export async function currentStatus(c: GitHubContext): Promise<GitHubStatus> {
   return statusView(c.state, pending);
 }
 
+/**
+ * Tells this actor's subscribers, then pushes the summary up to the OrganizationActor, whose
+ * subscribers see it in `orgUpdated` (ordered by revision there). The push is best-effort: a
+ * failure is logged, and the next change pushes the whole summary again.
+ */
 export async function broadcastStatus(c: GitHubContext): Promise<void> {
-  c.broadcast("githubUpdated", await currentStatus(c));
+  const status = await currentStatus(c);
+  c.broadcast("githubUpdated", status);
+  if (!c.state.orgId) return;
+  const revision = (c.state.pushRevision = nextRevision(c.state.pushRevision));
+  try {
+    await org(c).recordGitHubStatus({ summary: { status: status.status, sync: status.sync, deliveries: status.deliveries }, revision });
+  } catch (err) {
+    actorLog().warn({ err, orgId: c.state.orgId }, "could not push the GitHub status to the organization");
+  }
 }
 
 /**
@@ -55,8 +69,9 @@ export async function publishMembers(c: GitHubContext): Promise<void> {
   await services.indexGitHubMembers(orgId, rows.map((r) => r.githubId));
   const users = await services.kilnUsersForGitHub(rows.map((r) => r.githubId));
   const roleOf = new Map(rows.map((r) => [r.githubId, r.role]));
+  const inst = c.state.installation;
   await org(c).applyGitHubOrg({
-    ...(c.state.installation ? { name: c.state.installation.accountLogin } : {}),
+    ...(inst ? { name: inst.displayName || inst.accountLogin, profile: { login: inst.accountLogin, avatarUrl: inst.avatarUrl ?? null } } : {}),
     members: users.map((u) => ({ userId: u.userId, name: u.name, email: u.email, role: roleOf.get(u.githubId) === "admin" ? ("admin" as const) : ("member" as const) })),
   });
 }

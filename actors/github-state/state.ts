@@ -9,6 +9,9 @@ export interface InstallationInfo {
   accountId: number;
   accountLogin: string;
   accountType: string;
+  /** The account's avatar and display name (GitHub's `name`, else absent), from the installation and each sync. */
+  avatarUrl?: string | null;
+  displayName?: string | null;
 }
 
 export interface GitHubState {
@@ -20,7 +23,12 @@ export interface GitHubState {
   sync: GitHubSync;
   /** A sync is queued or running: a second request is refused until it ends. */
   syncPending: boolean;
-  counts: { processed: number; failed: number; ignored: number };
+  /** Deliveries by outcome; `ignoredByEvent`: ignored ones by `event.action` (absent in older state). */
+  counts: { processed: number; failed: number; ignored: number; ignoredByEvent?: Record<string, number> };
+  /** When processed deliveries older than the retention were last pruned (absent in older state). */
+  prunedAt?: number;
+  /** The revision of the last status pushed to the OrganizationActor (absent in older state). */
+  pushRevision?: number;
 }
 
 /** Work for the one workflow loop: a recorded delivery to process, or a full sync. */
@@ -44,7 +52,7 @@ export function statusView(s: GitHubState, pendingMembers: GitHubStatus["pending
     message: s.message,
     installation: s.installation ? { id: s.installation.id, account: { id: s.installation.accountId, login: s.installation.accountLogin, type: s.installation.accountType } } : null,
     sync: { ...s.sync },
-    deliveries: { ...s.counts },
+    deliveries: { processed: s.counts.processed, failed: s.counts.failed, ignored: s.counts.ignored, ignoredByEvent: { ...s.counts.ignoredByEvent } },
     pendingMembers,
   };
 }

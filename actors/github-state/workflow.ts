@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq, inArray, lt } from "drizzle-orm";
 import { Loop, type WorkflowLoopContextOf } from "rivetkit/workflow";
 import { reportHandledFailure } from "../runtime-issues.js";
 import { isInstallationRefusal } from "./app.js";
@@ -53,7 +53,7 @@ async function processDelivery(loop: WorkLoop, id: string): Promise<void> {
         await broadcastStatus(loop);
         return "refused";
       }
-      await markDelivery(loop, id, outcome === "ignored" ? "ignored" : "processed", null);
+      await markDelivery(loop, id, outcome === "ignored" ? "ignored" : "processed", null, row.action ? `${row.event}.${row.action}` : row.event);
       return outcome;
     },
   });
@@ -72,9 +72,35 @@ async function processDelivery(loop: WorkLoop, id: string): Promise<void> {
   if (result.value === "sync") await runSync(loop);
 }
 
-async function markDelivery(loop: WorkLoop, id: string, status: "processed" | "ignored" | "failed", error: string | null): Promise<void> {
-  await loop.db.update(deliveries).set({ status, error, processedAt: Date.now() }).where(eq(deliveries.id, id));
-  loop.state.counts[status === "processed" ? "processed" : status === "ignored" ? "ignored" : "failed"] += 1;
+/** Processed deliveries' ids are kept this long for dedupe (GitHub redelivers up to 3 days back), then pruned. */
+export const DELIVERY_RETENTION_MS = 7 * 24 * 3600_000;
+const PRUNE_EVERY_MS = 3600_000;
+/** Distinct ignored event names counted one by one; the rest are summed under "other". */
+const IGNORED_KINDS = 32;
+
+/**
+ * A delivery's outcome. Once processed or ignored it keeps its id and status (the dedupe record)
+ * but not its payload: RivetKit 2.2.1's file-system driver sums the size of all of an actor's
+ * storage on every write, so payloads kept forever would slow every write the actor makes. A
+ * failed one keeps its payload (the runtime issue names it) until it is pruned with the rest.
+ */
+async function markDelivery(loop: WorkLoop, id: string, status: "processed" | "ignored" | "failed", error: string | null, kind?: string): Promise<void> {
+  const now = Date.now();
+  await loop.db
+    .update(deliveries)
+    .set({ status, error, processedAt: now, ...(status === "failed" ? {} : { payload: "" }) })
+    .where(eq(deliveries.id, id));
+  const counts = loop.state.counts;
+  counts[status] += 1;
+  if (status === "ignored" && kind) {
+    const byKind = (counts.ignoredByEvent ??= {});
+    const key = Object.hasOwn(byKind, kind) || Object.keys(byKind).length < IGNORED_KINDS ? kind : "other";
+    byKind[key] = (byKind[key] ?? 0) + 1;
+  }
+  if (now - (loop.state.prunedAt ?? 0) >= PRUNE_EVERY_MS) {
+    loop.state.prunedAt = now;
+    await loop.db.delete(deliveries).where(and(inArray(deliveries.status, ["processed", "ignored", "failed"]), lt(deliveries.receivedAt, now - DELIVERY_RETENTION_MS)));
+  }
 }
 
 async function reportRefusal(loop: WorkLoop): Promise<void> {

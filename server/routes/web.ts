@@ -13,18 +13,19 @@ export interface PageConfig {
   github: boolean;
 }
 
-const tags = ["workbench"];
+/** Public: the page signs in itself. */
+const base = { tags: ["workbench"] };
 const page = createRoute({
+  ...base,
   method: "get",
   path: "/",
-  tags,
   summary: "The workbench page",
   responses: { 200: { description: "The page", content: { "text/html": { schema: z.string() } } }, ...errorResponses(503) },
 });
 const asset = createRoute({
+  ...base,
   method: "get",
   path: "/web/{file}",
-  tags,
   summary: "The workbench page's script and stylesheet; the name carries a content hash, so they are cached for good",
   request: { params: z.object({ file: text(32).regex(/^app\.[0-9a-f]{16}\.(js|css)$/) }) },
   responses: {

@@ -89,8 +89,10 @@ export function workerRoutes(workers: Workers) {
     .openapi(rotate, async (c) => c.json({ tokens: await workers.rotateTokens(c.get("user").id, c.req.valid("param").id) }, 200));
 }
 
+/** Public: anyone holding the instance URL may ask whether it is up. */
+const healthBase = { tags: ["workers"] };
 const health = createRoute({
-  tags: ["workers"],
+  ...healthBase,
   method: "get",
   path: "/w/{orgId}/{workerId}/health",
   summary: "`instance.url + /health` of a cloud worker: public, answers only whether it is up",

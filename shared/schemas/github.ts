@@ -34,6 +34,27 @@ export const GitHubSyncSchema = z.object({
 });
 export type GitHubSync = z.infer<typeof GitHubSyncSchema>;
 
+export const GitHubDeliveryCountsSchema = z
+  .object({
+    processed: z.number().int(),
+    failed: z.number().int(),
+    ignored: z.number().int(),
+    ignoredByEvent: z
+      .record(z.string(), z.number().int())
+      .meta({ description: "Ignored deliveries by `event.action` (an event or action Kiln does not handle, or one about something it does not track); past 32 kinds, `other`" }),
+  })
+  .meta({ id: "GitHubDeliveryCounts", description: "This org's webhook deliveries by outcome. Deliveries for an installation Kiln does not know belong to no org: they are answered 202 `{ignored: true}` and logged." });
+
+/** The GitHub connection as the org's summary (and its `orgUpdated` event) carries it: status and sync progress, pushed up by GitHubStateActor. */
+export const GitHubOrgSummarySchema = z
+  .object({
+    status: GitHubConnectionStatusSchema,
+    sync: GitHubSyncSchema,
+    deliveries: GitHubDeliveryCountsSchema,
+  })
+  .meta({ id: "GitHubOrgSummary" });
+export type GitHubOrgSummary = z.infer<typeof GitHubOrgSummarySchema>;
+
 /** What an org's members see of its GitHub connection. */
 export const GitHubStatusSchema = z
   .object({
@@ -43,7 +64,7 @@ export const GitHubStatusSchema = z
       .object({ id: z.number().int(), account: z.object({ id: z.number().int(), login: z.string(), type: z.string() }) })
       .nullable(),
     sync: GitHubSyncSchema,
-    deliveries: z.object({ processed: z.number().int(), failed: z.number().int(), ignored: z.number().int() }),
+    deliveries: GitHubDeliveryCountsSchema,
     pendingMembers: z.array(z.object({ login: z.string(), role: z.enum(["admin", "member"]) })).meta({ description: "GitHub members who have not signed in to Kiln yet" }),
   })
   .meta({ id: "GitHubStatus" });

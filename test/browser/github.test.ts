@@ -77,11 +77,12 @@ describe("the workbench page with the GitHub App", () => {
     await page.getByRole("heading", { name: "Write more docs" }).waitFor();
     await task.getByRole("button", { name: "Open a pull request" }).click();
     await task.getByRole("alert").filter({ hasText: "GitHub refused this installation's credentials" }).waitFor();
-    // From now on the route answers that the connection needs a reconnect, a 409; the page shows that too.
+    // The connection now needs a person: the page says so, live (the org's summary carries it), in place of the button.
+    await task.getByTestId("github-status").filter({ hasText: "GitHub connection: reconnect required" }).waitFor();
+    expect(await task.getByRole("button", { name: "Open a pull request" }).count()).toBe(0);
+    // And the route answers a 409 in words, not a 500.
     const answered = await as().post<{ error: string; message: string }>(`/v1/orgs/${orgId}/tasks/${second.id}/pull-request`);
-    expect(answered).toMatchObject({ status: 409, body: { error: "conflict" } });
-    await task.getByRole("button", { name: "Open a pull request" }).click();
-    await task.getByRole("alert").filter({ hasText: answered.body.message }).waitFor();
+    expect(answered).toMatchObject({ status: 409, body: { error: "conflict", message: expect.stringContaining("reconnect") } });
     expect(fake.pulls("acme/api").filter((p) => p.head === "more-docs")).toHaveLength(0);
     await screenshot(page, "github-pull-request");
   });

@@ -1,6 +1,6 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import type { KilnClient } from "../../shared/client.js";
-import type { GitHubStatus } from "../../shared/schemas/github.js";
+import type { GitHubOrgSummary } from "../../shared/schemas/github.js";
 import type { DiffSummary, TaskDetail } from "../../shared/schemas/task.js";
 import { ErrorText, useAction, submitWith } from "../errors.js";
 import type { OrgLive } from "../org-live.js";
@@ -37,7 +37,7 @@ export function TaskView({ client, live, orgId, taskId, sessionId }: Props) {
             t.error ? <p class="error" role="alert">{t.error}</p> : <p class="muted">Loading task…</p>
           ) : (
             <>
-              <TaskHeader client={client} orgId={orgId} task={task} onTask={t.setTask} onGitHub={live.repos.find((r) => r.id === task.repoId)?.source === "github"} />
+              <TaskHeader client={client} orgId={orgId} task={task} onTask={t.setTask} github={live.repos.find((r) => r.id === task.repoId)?.source === "github" ? (live.org?.github ?? null) : undefined} />
               <DiffView diff={task.diff} />
               <Sessions client={client} orgId={orgId} task={task} unread={(id) => Boolean(t.workbench.sessions[id]?.unread)} selected={sessionId} />
               {sessionId && (
@@ -60,7 +60,8 @@ export function TaskView({ client, live, orgId, taskId, sessionId }: Props) {
   );
 }
 
-function TaskHeader(props: { client: KilnClient; orgId: string; task: TaskDetail; onTask(t: TaskDetail): void; onGitHub: boolean }) {
+/** `github`: the org's GitHub connection when the task's repository is on GitHub (undefined otherwise). */
+function TaskHeader(props: { client: KilnClient; orgId: string; task: TaskDetail; onTask(t: TaskDetail): void; github?: GitHubOrgSummary | null }) {
   const { client, orgId, task, onTask } = props;
   const [branch, setBranch] = useState("");
   const rename = useAction(async () => {
@@ -99,51 +100,40 @@ function TaskHeader(props: { client: KilnClient; orgId: string; task: TaskDetail
         <button type="button" onClick={() => void archive.run()} disabled={archive.busy || done}>
           Archive task
         </button>
-        {props.onGitHub && <PullRequestButton client={client} orgId={orgId} task={task} onTask={onTask} />}
+        {props.github !== undefined && <PullRequestButton client={client} orgId={orgId} task={task} github={props.github} onTask={onTask} />}
       </div>
       <ErrorText error={rename.error ?? archive.error} />
     </header>
   );
 }
 
-/** The org's GitHub connection, read once per org (null while unknown, or when GitHub is not configured here). */
-function useGitHubStatus(client: KilnClient, orgId: string): GitHubStatus | null {
-  const [status, setStatus] = useState<GitHubStatus | null>(null);
-  useEffect(() => {
-    let stopped = false;
-    setStatus(null);
-    client.githubConnection(orgId).then(
-      (r) => !stopped && setStatus(r.github),
-      () => undefined,
-    );
-    return () => {
-      stopped = true;
-    };
-  }, [client, orgId]);
-  return status;
-}
-
 /**
  * "Open a pull request", for a task on a repository of the org's GitHub App installation while the
- * connection works. Once the task has an open pull request, its badge (above) is the link instead.
+ * connection works (the org's summary carries its state, live). Once the task has an open pull
+ * request, its badge (above) is the link instead. An error stays shown even when the connection's
+ * state changes with it (a refused installation turns it `reconnect_required`).
  */
-function PullRequestButton({ client, orgId, task, onTask }: { client: KilnClient; orgId: string; task: TaskDetail; onTask(t: TaskDetail): void }) {
-  const github = useGitHubStatus(client, orgId);
+function PullRequestButton({ client, orgId, task, github, onTask }: { client: KilnClient; orgId: string; task: TaskDetail; github: GitHubOrgSummary | null; onTask(t: TaskDetail): void }) {
   const open = useAction(async () => {
     const pullRequest = await client.openPullRequest(orgId, task.id);
     // The task's own event follows with the same pull request.
     onTask({ ...task, pullRequest });
   });
   if (!github) return null;
-  if (github.status !== "connected" && github.status !== "syncing") {
-    return <span class="muted">GitHub: {github.message ?? github.status.replace(/_/g, " ")}</span>;
-  }
-  if (task.pullRequest?.state === "open") return null;
+  const works = github.status === "connected" || github.status === "syncing";
   return (
     <>
-      <button type="button" onClick={() => void open.run()} disabled={open.busy || task.lifecycle.state !== "ready" || task.killed}>
-        Open a pull request
-      </button>
+      {!works ? (
+        <span class="muted" data-testid="github-status">
+          GitHub connection: {github.status.replace(/_/g, " ")}
+        </span>
+      ) : (
+        task.pullRequest?.state !== "open" && (
+          <button type="button" onClick={() => void open.run()} disabled={open.busy || task.lifecycle.state !== "ready" || task.killed}>
+            Open a pull request
+          </button>
+        )
+      )}
       <ErrorText error={open.error} />
     </>
   );
