@@ -7,7 +7,7 @@ import { createKilnClient } from "../shared/client.js";
 import type { GitHubStatus } from "../shared/schemas/github.js";
 import type { OrgSummary } from "../shared/schemas/org.js";
 import type { Repo, TaskView } from "../shared/schemas/task.js";
-import { startFakeGitHub, type FakeGitHub, type FakeUser } from "./fakes/github.js";
+import { avatarOf, startFakeGitHub, type FakeGitHub, type FakeUser } from "./fakes/github.js";
 import { api } from "./support/api.js";
 import { deliver, example, githubEnv, installationCreated, redirectGitHubSignIn, signInWithGitHub } from "./support/github.js";
 import { makeBareRepo } from "./support/git.js";
@@ -22,7 +22,7 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-const ORG = { id: 5001, login: "acme", type: "Organization" as const };
+const ORG = { id: 5001, login: "acme", type: "Organization" as const, name: "Acme Inc." };
 const INSTALLATION = 7001;
 const ann: FakeUser = { id: 9001, login: "ann", name: "Ann", email: "ann@acme.test" };
 const ben: FakeUser = { id: 9002, login: "ben", name: "Ben", email: "ben@acme.test" };
@@ -80,15 +80,19 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     // The redelivery changes nothing.
     expect(await deliver(kiln.url, "installation", installationCreated(INSTALLATION, ORG), { id: created.id })).toMatchObject({ status: 200, body: { duplicate: true } });
 
-    const me = await until(
-      () => as(annToken).get<{ organizations: { id: string; kind: string; name: string; role: string }[] }>("/v1/me"),
+    await until(
+      () => as(annToken).get<{ organizations: { id: string }[] }>("/v1/me"),
       (r) => r.body.organizations.some((o) => o.id === orgId),
     );
-    expect(me.body.organizations).toContainEqual({ id: orgId, kind: "github", name: "acme", role: "admin" });
     const status = await until(
       () => as(annToken).get<{ github: GitHubStatus }>(`/v1/orgs/${orgId}/github`),
       (r) => r.body.github?.status === "connected" && r.body.github.sync.finishedAt !== null,
     );
+    // Its profile is GitHub's: display name, login and avatar.
+    const me = await as(annToken).get<{ organizations: { id: string; kind: string; name: string; role: string }[] }>("/v1/me");
+    expect(me.body.organizations).toContainEqual({ id: orgId, kind: "github", name: "Acme Inc.", role: "admin" });
+    const profile = await as(annToken).get<{ organization: OrgSummary }>(`/v1/orgs/${orgId}`);
+    expect(profile.body.organization).toMatchObject({ name: "Acme Inc.", githubLogin: "acme", avatarUrl: avatarOf(ORG.id) });
     expect(status.body.github).toMatchObject({ installation: { id: INSTALLATION, account: { login: "acme" } }, sync: { repositories: 2, members: 3, error: null } });
     expect(status.body.github.pendingMembers).toEqual([{ login: "cara", role: "member" }]);
 
@@ -234,6 +238,13 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     expect(fake.pulls("acme/api").filter((p) => p.head === "add-docs")).toHaveLength(1);
     const view = await as(annToken).get<TaskView>(`/v1/orgs/${orgId}/tasks/${task.id}`);
     expect(view.body.task.pullRequest).toMatchObject({ number: opened.body.pullRequest.number, state: "open" });
+    // Parallel requests for another task: one pull request, one 201 and 200s, never a 500.
+    const racing = await as(annToken).createTask(orgId, { repoId: "gh-301", prompt: "Race", branch: "race-pr" });
+    expect((await as(annToken).settled(orgId, racing.id)).task.lifecycle.state).toBe("ready");
+    const parallel = await Promise.all(Array.from({ length: 4 }, () => as(annToken).post<{ pullRequest: { number: number } }>(`/v1/orgs/${orgId}/tasks/${racing.id}/pull-request`)));
+    expect(parallel.map((r) => r.status).sort()).toEqual([200, 200, 200, 201]);
+    expect(new Set(parallel.map((r) => r.body.pullRequest.number)).size).toBe(1);
+    expect(fake.pulls("acme/api").filter((p) => p.head === "race-pr")).toHaveLength(1);
     // A task on a repository that is not GitHub's has no pull request to open.
     const personal = `personal-${(await as(annToken).get<{ user: { id: string } }>("/v1/me")).body.user.id}`;
     const local = await as(annToken).createTask(personal, { repoId: await as(annToken).addRepo(personal, makeBareRepo("plain")), prompt: "x" });

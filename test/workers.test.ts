@@ -10,6 +10,8 @@ import pg from "pg";
 import { createPostgresDatabase, databaseBackends, postgresReachable } from "./support/db.js";
 import { spawnKiln, startTestKiln, tempDataDir, withStartups, type TestKiln } from "./support/kiln.js";
 import { until } from "./support/poll.js";
+import { replayingProxy, rivetClient } from "./support/rivet.js";
+import { keys } from "../shared/keys.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
 const backends = await databaseBackends();
@@ -167,6 +169,50 @@ describe.each(backends)("cloud workers on the local provisioner (%s)", (backend)
     } finally {
       await stop();
       await client.dispose();
+    }
+  });
+
+  it("drops a worker event that arrives after a newer one, on a real subscription", async () => {
+    const org = `personal-${ann.user.id}`;
+    // Both subscriptions go through a proxy that can deliver one of Kiln's frames again, late.
+    const proxy = await replayingProxy(kiln.url);
+    const client = createKilnClient({ baseUrl: proxy.url, token: ben.token });
+    const raw = rivetClient(proxy.url, ben.token);
+    const views: WorkerView[] = [];
+    const rawViews: WorkerView[] = [];
+    let opened = false;
+    const stop = client.subscribeOrganization(org, { onWorker: (v) => views.push(v), onOpen: () => (opened = true) });
+    const conn = raw.organization.get(keys.organization(org), { params: { token: ben.token } }).connect();
+    conn.on("workerUpdated", (v: WorkerView) => rawViews.push(v));
+    try {
+      await conn.summary();
+      await until(async () => opened, (o) => o);
+      const id = (await A.post<CreatedWorker>("/v1/workers", { name: "late", destination: "cloud" })).body.worker.id;
+      proxy.keep(["workerUpdated", id]);
+      const mine = () => views.filter((v) => v.worker.id === id);
+      const rawMine = () => rawViews.filter((v) => v.worker.id === id);
+      await until(async () => [mine(), rawMine()], ([a, b]) => [a, b].every((l) => l!.some((v) => v.worker.status === "healthy")));
+      expect((await A.patch(`/v1/workers/${id}`, { name: "late-2" })).status).toBe(200);
+      await until(async () => [mine(), rawMine()], ([a, b]) => [a, b].every((l) => l!.some((v) => v.worker.name === "late-2")));
+      expect(proxy.recorded()).toBe(2);
+
+      const rawBefore = rawMine().length;
+      proxy.replay();
+      // The plain connection takes the old view as it comes: the frame did reach the client.
+      await until(async () => rawMine().length, (n) => n === rawBefore + 1);
+      expect(rawMine().at(-1)!.revision).toBeLessThan(rawMine().at(-2)!.revision);
+      // A later change flushes the client's socket: the old view came before it and was dropped.
+      expect((await A.patch(`/v1/workers/${id}`, { name: "late-3" })).status).toBe(200);
+      await until(async () => mine(), (v) => v.some((x) => x.worker.name === "late-3"));
+      const revisions = mine().map((v) => v.revision);
+      expect(revisions).toEqual([...new Set(revisions)].sort((a, b) => a - b));
+      expect(mine().map((v) => v.worker.name).slice(-2)).toEqual(["late-2", "late-3"]);
+    } finally {
+      await stop();
+      await client.dispose();
+      await conn.dispose();
+      await raw.dispose();
+      await proxy.close();
     }
   });
 

@@ -7,7 +7,7 @@ import { broadcastStatus, githubServices, publishMembers, publishPull, publishPu
 import { repoRow } from "./sync.js";
 
 /** The parts of GitHub's webhook payloads Kiln reads. A payload without them fails its delivery. */
-interface Account { id: number; login: string; type?: string }
+interface Account { id: number; login: string; type?: string; avatar_url?: string }
 interface RepoPayload { id: number; full_name: string; name: string; owner: Account; default_branch?: string; private: boolean; clone_url?: string; archived?: boolean }
 interface Payload {
   action?: string;
@@ -74,7 +74,7 @@ async function applyInstallation(c: GitHubContext, p: Payload): Promise<Delivery
   switch (p.action) {
     case "created": {
       const account = inst.account!;
-      s.installation = { id: inst.id, accountId: account.id, accountLogin: account.login, accountType: account.type ?? "Organization" };
+      s.installation = { id: inst.id, accountId: account.id, accountLogin: account.login, accountType: account.type ?? "Organization", avatarUrl: account.avatar_url ?? null };
       s.status = "connected";
       s.message = null;
       await ensureOrganization(c);

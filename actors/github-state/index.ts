@@ -11,6 +11,7 @@ import { currentStatus, publishMembers } from "./publish.js";
 import { initialGitHubState, type GitHubState, type GitHubStateInput, type GitHubWork } from "./state.js";
 import { runGitHubWork } from "./workflow.js";
 import { openPullRequest, type OpenPullRequest } from "./pull-requests.js";
+import { lockVars } from "../lock.js";
 import { schema } from "./db.js";
 
 /** A webhook delivery, verified by the gateway, as it is recorded. */
@@ -34,6 +35,8 @@ function requireInternal(caller: Caller): void {
 export const githubState = actor({
   createState: (_c, input: GitHubStateInput | undefined): GitHubState => initialGitHubState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
+  /** `lock`: opening pull requests (reads the connection, pushes, calls GitHub, writes) one at a time. */
+  createVars: lockVars,
   db: db({ schema, migrations }),
   events: {
     /** The connection's status and sync progress, on every change. */
@@ -118,7 +121,8 @@ export const githubState = actor({
     /** Kiln-internal (the route checked membership): push a task's branch and open (or link) its pull request. */
     openPullRequest: async (c, req: OpenPullRequest) => {
       requireInternal(c.conn.state);
-      return openPullRequest(c, req);
+      // Parallel requests for one task: the first opens it (201), the next find it open and link it (200).
+      return c.vars.lock.run(() => openPullRequest(c, req));
     },
 
     /** Kiln-internal (a task cloning): the installation to mint a token for, or null. Not a secret. */

@@ -69,8 +69,9 @@ export async function publishMembers(c: GitHubContext): Promise<void> {
   await services.indexGitHubMembers(orgId, rows.map((r) => r.githubId));
   const users = await services.kilnUsersForGitHub(rows.map((r) => r.githubId));
   const roleOf = new Map(rows.map((r) => [r.githubId, r.role]));
+  const inst = c.state.installation;
   await org(c).applyGitHubOrg({
-    ...(c.state.installation ? { name: c.state.installation.accountLogin } : {}),
+    ...(inst ? { name: inst.displayName || inst.accountLogin, profile: { login: inst.accountLogin, avatarUrl: inst.avatarUrl ?? null } } : {}),
     members: users.map((u) => ({ userId: u.userId, name: u.name, email: u.email, role: roleOf.get(u.githubId) === "admin" ? ("admin" as const) : ("member" as const) })),
   });
 }

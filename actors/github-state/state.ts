@@ -9,6 +9,9 @@ export interface InstallationInfo {
   accountId: number;
   accountLogin: string;
   accountType: string;
+  /** The account's avatar and display name (GitHub's `name`, else absent), from the installation and each sync. */
+  avatarUrl?: string | null;
+  displayName?: string | null;
 }
 
 export interface GitHubState {

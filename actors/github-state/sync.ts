@@ -61,6 +61,10 @@ export async function syncMembers(c: GitHubContext, generation: number): Promise
   const found: { id: number; login: string; role: string }[] = [];
   if (installation.accountType === "Organization") {
     const gh = await octokit(c);
+    // The org's profile (display name, avatar) rides on each sync: GitHub sends no webhook for it.
+    const { data: profile } = await gh.rest.orgs.get({ org: installation.accountLogin });
+    installation.displayName = profile.name ?? null;
+    installation.avatarUrl = profile.avatar_url;
     const admins = await gh.paginate(gh.rest.orgs.listMembers, { org: installation.accountLogin, role: "admin", per_page: 100 });
     const all = await gh.paginate(gh.rest.orgs.listMembers, { org: installation.accountLogin, role: "all", per_page: 100 });
     const adminIds = new Set(admins.map((m) => m.id));

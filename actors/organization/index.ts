@@ -28,6 +28,12 @@ import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBra
 import { own } from "../../shared/records.js";
 
 
+/** A GitHub account's profile as a `github` org shows it. */
+interface GitHubProfile {
+  login: string;
+  avatarUrl: string | null;
+}
+
 /** Input given when Kiln creates an organization; clients can never create one. */
 export interface OrganizationInput {
   id: string;
@@ -51,6 +57,8 @@ export interface OrganizationState extends OrgDeviceState, OrgWorkerState {
   invitations?: Record<string, OrgInvitationRow>;
   /** The summary's revision (`actors/revision.ts`); absent in older state. */
   revision?: number;
+  /** A `github` org's GitHub account: its login and avatar (its display name is `name`); absent otherwise. */
+  githubProfile?: GitHubProfile;
   /** The GitHub connection's status and sync progress as GitHubStateActor last pushed it, with that push's revision. */
   github?: { summary: GitHubOrgSummary; revision: number } | null;
 }
@@ -80,6 +88,7 @@ function summarize(state: OrganizationState): OrgSummary {
     members: Object.values(state.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt)),
     sandboxProvider: state.sandboxProvider ?? null,
     github: state.github?.summary ?? null,
+    ...(state.githubProfile ? { githubLogin: state.githubProfile.login, avatarUrl: state.githubProfile.avatarUrl } : {}),
     revision: state.revision ?? 0,
   };
 }
@@ -253,11 +262,12 @@ export const organization = actor({
      * Kiln-internal (GitHubStateActor): the GitHub account's profile and, for a GitHub org, its
      * members who use Kiln. They replace the member list; removed members' connections close.
      */
-    applyGitHubOrg: async (c, update: { name?: string; members?: { userId: string; name: string; email: string; role: OrgMemberRole }[] }): Promise<OrgSummary> => {
+    applyGitHubOrg: async (c, update: { name?: string; profile?: GitHubProfile; members?: { userId: string; name: string; email: string; role: OrgMemberRole }[] }): Promise<OrgSummary> => {
       requireInternal(c.conn.state);
       requireExists(c.state);
       if (c.state.kind !== "github") return summarize(c.state);
       if (update.name) c.state.name = update.name;
+      if (update.profile) c.state.githubProfile = { login: String(update.profile.login), avatarUrl: update.profile.avatarUrl ? String(update.profile.avatarUrl) : null };
       const removed = update.members ? replaceMembers(c.state.members, update.members) : [];
       const summary = await commit(c);
       for (const userId of removed) await closeMemberConnections(summary.id, userId);

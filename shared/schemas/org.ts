@@ -28,6 +28,8 @@ export const OrgSummarySchema = z
     updatedAt: z.string(),
     members: z.array(OrgMemberSchema),
     sandboxProvider: z.string().nullable().meta({ description: "Where this org's new task sandboxes run; null means this Kiln's default" }),
+    githubLogin: z.string().optional().meta({ description: "A GitHub organization's login (its `name` is GitHub's display name, or the login)" }),
+    avatarUrl: z.string().nullable().optional().meta({ description: "A GitHub organization's avatar" }),
     github: GitHubOrgSummarySchema.nullable()
       .optional()
       .meta({ description: "The GitHub App connection and its sync progress, live; null when the org has none" }),

@@ -12,6 +12,7 @@ import { bearerToken, sendJson, startBaseServer, type BaseFake, type FakeRequest
  *   `revoke`d installation (as GitHub answers once an App loses an installation)
  * - GET  /installation/repositories              the installation's repositories, paginated with `Link`
  * - GET  /repos/{owner}/{repo}                   a repository
+ * - GET  /orgs/{org}                             the installation's organization (display name, avatar)
  * - GET  /orgs/{org}/members?role=admin|all      members, paginated with `Link`
  * - GET  /repos/{owner}/{repo}/pulls?state=open  open pull requests, paginated
  * - POST /repos/{owner}/{repo}/pulls             201 a new pull request; 422 when one is open for the head
@@ -53,7 +54,8 @@ export interface FakePull {
 
 interface Installation {
   id: number;
-  account: { id: number; login: string; type: "Organization" | "User" };
+  /** `name`: the GitHub organization's display name (GitHub's `name`, null when unset). */
+  account: { id: number; login: string; type: "Organization" | "User"; name?: string };
   repos: FakeRepo[];
   revoked: boolean;
 }
@@ -100,8 +102,13 @@ function repoJson(r: FakeRepo, owner: Installation["account"]): Json {
   };
 }
 
+/** GitHub's avatar URL for an account id. */
+export function avatarOf(id: number): string {
+  return `https://avatars.githubusercontent.com/u/${id}?v=4`;
+}
+
 function userJson(m: { id: number; login: string }): Json {
-  return { ...userTemplate, id: m.id, login: m.login, type: "User", html_url: `https://github.com/${m.login}` };
+  return { ...userTemplate, id: m.id, login: m.login, type: "User", html_url: `https://github.com/${m.login}`, avatar_url: avatarOf(m.id) };
 }
 
 function pullJson(fullName: string, p: FakePull): Json {
@@ -198,6 +205,10 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       const perPage = Math.min(Number(req.query.get("per_page") ?? 30) || 30, 100);
       const n = Math.max(Number(req.query.get("page") ?? 1) || 1, 1);
       return sendJson(res, 200, { total_count: inst.repos.length, repository_selection: "selected", repositories: inst.repos.slice((n - 1) * perPage, n * perPage).map((r) => repoJson(r, inst.account)) });
+    }
+    if ((m = /^\/orgs\/([^/]+)$/.exec(req.path)) && req.method === "GET") {
+      if (inst.account.type !== "Organization" || inst.account.login.toLowerCase() !== m[1]!.toLowerCase()) return notFound(res);
+      return sendJson(res, 200, { ...userJson(inst.account), type: "Organization", name: inst.account.name ?? null, avatar_url: avatarOf(inst.account.id) });
     }
     if ((m = /^\/orgs\/([^/]+)\/members$/.exec(req.path)) && req.method === "GET") {
       if (inst.account.login.toLowerCase() !== m[1]!.toLowerCase()) return notFound(res);
