@@ -10,8 +10,10 @@
  * serving the very bodies Kiln served. The load average is read at each figure: the machine is shared.
  *
  * Knobs (defaults in brackets): BENCH_CONNECTIONS [10], BENCH_DURATION [5] s, BENCH_WARMUP [2] s,
- * BENCH_TASKS [1000], BENCH_LIST_CALLS [200], BENCH_SUBSCRIBERS [100], BENCH_FANOUT_ROUNDS [20],
- * BENCH_WS_CONNECTIONS [1000].
+ * BENCH_TASKS [1000], BENCH_SEED_CONCURRENCY [8], BENCH_LIST_CALLS [200], BENCH_SUBSCRIBERS [100],
+ * BENCH_FANOUT_ROUNDS [20], BENCH_WS_CONNECTIONS [1000], and BENCH_ONLY: a comma-separated subset of
+ * `me`, `worker`, `create`, `task`, `list`, `fanout`, `memory`, `pg` (every row's "Reproduce" cell is
+ * the command that measures that row alone).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -37,13 +39,32 @@ const LIST_CALLS = Math.max(1, envInt("BENCH_LIST_CALLS", 200));
 const SUBSCRIBERS = Math.max(1, envInt("BENCH_SUBSCRIBERS", 100));
 const FANOUT_ROUNDS = Math.max(1, envInt("BENCH_FANOUT_ROUNDS", 20));
 const WS_CONNECTIONS = Math.max(1, envInt("BENCH_WS_CONNECTIONS", 1000));
-/** The POST /tasks figure: the creations once the org already holds (nearly) BENCH_TASKS tasks. */
+const SEED_CONCURRENCY = Math.max(1, envInt("BENCH_SEED_CONCURRENCY", 8));
+/** The POST /tasks figures: the creations once the org already holds (nearly) BENCH_TASKS tasks. */
 const LAST_CREATES = Math.min(100, TASKS);
+/** Of those, created one at a time with the previous one provisioned (the 202 alone). */
+const ISOLATED_CREATES = Math.min(30, LAST_CREATES);
+
+const FIGURES = ["me", "worker", "create", "task", "list", "fanout", "memory", "pg"] as const;
+type FigureId = (typeof FIGURES)[number];
+const ONLY = new Set((process.env.BENCH_ONLY ?? "").split(",").map((x) => x.trim()).filter(Boolean));
+for (const id of ONLY) if (!(FIGURES as readonly string[]).includes(id)) throw new Error(`BENCH_ONLY: unknown figure ${id} (one of ${FIGURES.join(", ")})`);
+const wanted = (id: FigureId) => ONLY.size === 0 || ONLY.has(id);
+
+/** The command that measures one figure alone, with this run's knobs where they differ from the defaults. */
+function reproduce(id: FigureId): string {
+  const knobs = ["BENCH_CONNECTIONS", "BENCH_DURATION", "BENCH_WARMUP", "BENCH_TASKS", "BENCH_SEED_CONCURRENCY", "BENCH_LIST_CALLS", "BENCH_SUBSCRIBERS", "BENCH_FANOUT_ROUNDS", "BENCH_WS_CONNECTIONS"]
+    .filter((k) => process.env[k] !== undefined)
+    .map((k) => `${k}=${process.env[k] ?? ""}`);
+  if (id === "pg") knobs.push("DATABASE_URL_BENCH=<postgres url>");
+  return `\`${[...knobs, `BENCH_ONLY=${id}`, "npm run bench"].join(" ")}\``;
+}
 
 const cleanups: Cleanups = [];
 const log = makeLog("bench");
 
 interface Row {
+  id: FigureId;
   figure: string;
   kiln: string;
   baseline: string;
@@ -56,7 +77,7 @@ const rows: Row[] = [];
 const load1 = () => loadavg()[0]?.toFixed(1) ?? "?";
 
 /** A load figure: Kiln's req/s against the baseline's, both under the same autocannon load. */
-async function loadFigure(figure: string, kilnUrl: string, baseUrl: string, token: string, goalRatio: number): Promise<void> {
+async function loadFigure(id: FigureId, figure: string, kilnUrl: string, baseUrl: string, token: string, goalRatio: number): Promise<void> {
   const headers = { authorization: `Bearer ${token}` };
   const at = load1();
   log(`${figure}: Kiln`);
@@ -68,6 +89,7 @@ async function loadFigure(figure: string, kilnUrl: string, baseUrl: string, toke
   // does not, so the ratio of those is given too (baseline's CPU per request over Kiln's).
   const cpuRatio = cpuPerRequestUs(b) / cpuPerRequestUs(k);
   rows.push({
+    id,
     figure,
     kiln: `${k.requestsPerSec.toFixed(0)} req/s, ${cpuPerRequestUs(k).toFixed(0)} µs CPU/req (${k.serverCpuPct.toFixed(0)}% CPU)`,
     baseline: `${b.requestsPerSec.toFixed(0)} req/s, ${cpuPerRequestUs(b).toFixed(0)} µs CPU/req (${b.serverCpuPct.toFixed(0)}% CPU)`,
@@ -193,7 +215,7 @@ async function benchMeOnPostgres(adminUrl: string): Promise<void> {
   const { kiln, stop } = await startBenchKiln(cleanups, { DATABASE_URL: url.toString() }, drop);
   const { token } = await signUp(kiln.url, "Bench PG");
   const body = await getJson<unknown>(`${kiln.url}/v1/me`, token);
-  await loadFigure("`GET /v1/me`, PostgreSQL", `${kiln.url}/v1/me`, `${await baselineFor("/v1/me", body)}/v1/me`, token, 0.25);
+  await loadFigure("pg", "`GET /v1/me`, PostgreSQL", `${kiln.url}/v1/me`, `${await baselineFor("/v1/me", body)}/v1/me`, token, 0.25);
   await stop();
 }
 
@@ -209,147 +231,228 @@ async function main(): Promise<void> {
   const orgId = `personal-${userId}`;
 
   // --- GET /v1/me ----------------------------------------------------------------------------
-  const meBody = await getJson<unknown>(`${base}/v1/me`, token);
-  await loadFigure("`GET /v1/me`, PGlite", `${base}/v1/me`, `${await baselineFor("/v1/me", meBody)}/v1/me`, token, 0.25);
+  if (wanted("me")) {
+    const meBody = await getJson<unknown>(`${base}/v1/me`, token);
+    await loadFigure("me", "`GET /v1/me`, PGlite", `${base}/v1/me`, `${await baselineFor("/v1/me", meBody)}/v1/me`, token, 0.25);
+  }
 
   // --- GET /v1/workers/:id ---------------------------------------------------------------------
-  const worker = await send<{ worker: { id: string } }>("POST", `${base}/v1/workers`, token, { name: "polled", destination: "local", workspacePath: "/tmp/bench" });
-  const workerPath = `/v1/workers/${worker.worker.id}`;
-  const workerBody = await getJson<unknown>(`${base}${workerPath}`, token);
-  await loadFigure("`GET /v1/workers/:id`", `${base}${workerPath}`, `${await baselineFor("/v1/workers/:id", workerBody)}${workerPath}`, token, 0.25);
+  if (wanted("worker")) {
+    const worker = await send<{ worker: { id: string } }>("POST", `${base}/v1/workers`, token, { name: "polled", destination: "local", workspacePath: "/tmp/bench" });
+    const workerPath = `/v1/workers/${worker.worker.id}`;
+    const workerBody = await getJson<unknown>(`${base}${workerPath}`, token);
+    await loadFigure("worker", "`GET /v1/workers/:id`", `${base}${workerPath}`, `${await baselineFor("/v1/workers/:id", workerBody)}${workerPath}`, token, 0.25);
+  }
 
-  // --- POST /tasks, BENCH_TASKS of them ------------------------------------------------------------
-  const remoteRoot = mkdtempSync(join(tmpdir(), "kiln-bench-remote-"));
-  cleanups.push(() => rmSync(remoteRoot, { recursive: true, force: true }));
-  const repo = await send<{ repo: { id: string } }>("POST", `${base}/v1/orgs/${orgId}/repos`, token, { remoteUrl: createBareRepo(remoteRoot) });
-  log(`creating ${TASKS} tasks one after another`);
-  const createMs: number[] = [];
+  // --- Tasks: BENCH_TASKS of them, all through POST /tasks ---------------------------------------
   let firstTask: TaskSummary | undefined;
-  const createStartLoad = load1();
-  for (let i = 0; i < TASKS; i++) {
-    createMs.push(
-      await timed(async () => {
-        const { task } = await send<{ task: TaskSummary }>("POST", `${base}/v1/orgs/${orgId}/tasks`, token, { repoId: repo.repo.id, prompt: `Task ${i}` });
-        firstTask ??= task;
+  if (wanted("create") || wanted("task") || wanted("list") || wanted("fanout")) {
+    const remoteRoot = mkdtempSync(join(tmpdir(), "kiln-bench-remote-"));
+    cleanups.push(() => rmSync(remoteRoot, { recursive: true, force: true }));
+    const repo = await send<{ repo: { id: string } }>("POST", `${base}/v1/orgs/${orgId}/repos`, token, { remoteUrl: createBareRepo(remoteRoot) });
+    let created = 0;
+    const create = async () => {
+      const i = created++;
+      return (await send<{ task: TaskSummary }>("POST", `${base}/v1/orgs/${orgId}/tasks`, token, { repoId: repo.repo.id, prompt: `Task ${i}` })).task;
+    };
+    /** Until no task is provisioning: what follows measures Kiln, not the provisioning behind it. */
+    const settle = async () => {
+      const deadline = Date.now() + 600_000;
+      for (;;) {
+        const page = await getJson<{ tasks: TaskSummary[] }>(`${base}/v1/orgs/${orgId}/tasks?limit=1000`, token);
+        if (!page.tasks.some((t) => t.lifecycle.state === "starting")) return;
+        if (Date.now() > deadline) throw new Error("tasks still starting after 600 s");
+        await sleep(250);
+      }
+    };
+
+    // The seed: every task but the measured ones, BENCH_SEED_CONCURRENCY requests at a time.
+    const seed = wanted("create") ? TASKS - LAST_CREATES : TASKS;
+    const seedStarted = Date.now();
+    log(`seeding ${seed} tasks through POST /tasks, ${SEED_CONCURRENCY} at a time`);
+    await Promise.all(
+      Array.from({ length: Math.min(SEED_CONCURRENCY, seed) }, async () => {
+        while (created < seed) {
+          const task = await create();
+          firstTask ??= task;
+          if (created % 200 === 0) log(`  ${created} created`);
+        }
       }),
     );
-    if ((i + 1) % 200 === 0) log(`  ${i + 1} created`);
+    log(`  ${created} created in ${((Date.now() - seedStarted) / 1000).toFixed(0)} s; waiting until none is starting`);
+    await settle();
+    log(`  seeded and provisioned in ${((Date.now() - seedStarted) / 1000).toFixed(0)} s`);
+
+    if (wanted("create")) {
+      // Back to back: each 202 shares the event loop with the provisioning of the ones before it.
+      log(`POST /tasks: ${LAST_CREATES} back to back`);
+      const burstLoad = load1();
+      const burstMs: number[] = [];
+      for (let i = 0; i < LAST_CREATES; i++) {
+        burstMs.push(
+          await timed(async () => {
+            const task = await create();
+            firstTask ??= task;
+          }),
+        );
+      }
+      const burst = stats(burstMs);
+      await settle();
+      // One at a time: each POST once the previous task has provisioned, so the figure is the 202 alone.
+      log(`POST /tasks: ${ISOLATED_CREATES} one at a time`);
+      const aloneLoad = load1();
+      const aloneMs: number[] = [];
+      for (let i = 0; i < ISOLATED_CREATES; i++) {
+        let task: TaskSummary | undefined;
+        aloneMs.push(await timed(async () => void (task = await create())));
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline) {
+          const newest = await getJson<{ tasks: TaskSummary[] }>(`${base}/v1/orgs/${orgId}/tasks?limit=1`, token);
+          if (newest.tasks[0]?.id === task?.id && newest.tasks[0]?.lifecycle.state !== "starting") break;
+          await sleep(20);
+        }
+      }
+      const alone = stats(aloneMs);
+      const postBaseline = new Hono().post("/v1/orgs/:orgId/tasks", (c) => c.json({ task: firstTask }, 202));
+      const postBase = (await listen(postBaseline, cleanups)).url;
+      const postBaseStats = await timeCalls(async () => (await fetch(`${postBase}/v1/orgs/${orgId}/tasks`, { method: "POST", body: "{}" })).arrayBuffer(), LAST_CREATES, 10);
+      rows.push({
+        id: "create",
+        figure: `\`POST /v1/orgs/:orgId/tasks\` → 202, one at a time (each after the previous one provisioned), org holding ${TASKS}: p50 of ${ISOLATED_CREATES}`,
+        kiln: `${ms(alone.p50Ms)} (p99 ${ms(alone.p99Ms)})`,
+        baseline: `bare Hono POST, same 202 body: ${ms(postBaseStats.p50Ms)}`,
+        ratio: `${(alone.p50Ms / postBaseStats.p50Ms).toFixed(1)}× the time`,
+        goal: "p50 < 20 ms",
+        met: alone.p50Ms < 20,
+        load: `${aloneLoad} → ${load1()}`,
+      });
+      rows.push({
+        id: "create",
+        figure: `\`POST /v1/orgs/:orgId/tasks\` → 202, back to back (each one's provisioning behind the next in the same process): the last ${LAST_CREATES} of ${TASKS}`,
+        kiln: `${ms(burst.p50Ms)} (p99 ${ms(burst.p99Ms)})`,
+        baseline: `bare Hono POST, same 202 body: ${ms(postBaseStats.p50Ms)}`,
+        ratio: `${(burst.p50Ms / postBaseStats.p50Ms).toFixed(1)}× the time`,
+        goal: "p50 < 20 ms",
+        met: burst.p50Ms < 20,
+        load: `${burstLoad} → ${aloneLoad}`,
+      });
+      await settle();
+    }
   }
-  const lastCreates = stats(createMs.slice(-LAST_CREATES));
-  const postBaseline = new Hono().post("/v1/orgs/:orgId/tasks", (c) => c.json({ task: firstTask }, 202));
-  const postBase = (await listen(postBaseline, cleanups)).url;
-  const postBaseStats = await timeCalls(async () => (await fetch(`${postBase}/v1/orgs/${orgId}/tasks`, { method: "POST", body: "{}" })).arrayBuffer(), LAST_CREATES, 10);
-  rows.push({
-    figure: `\`POST /v1/orgs/:orgId/tasks\` → 202, p50 of the last ${LAST_CREATES} of ${TASKS} (sequential)`,
-    kiln: `${ms(lastCreates.p50Ms)} (p99 ${ms(lastCreates.p99Ms)})`,
-    baseline: ms(postBaseStats.p50Ms),
-    ratio: `${(lastCreates.p50Ms / postBaseStats.p50Ms).toFixed(1)}× the time`,
-    goal: "p50 < 20 ms",
-    met: lastCreates.p50Ms < 20,
-    load: `${createStartLoad} → ${load1()}`,
-  });
-  log("waiting until no task is starting");
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    const page = await getJson<{ tasks: TaskSummary[] }>(`${base}/v1/orgs/${orgId}/tasks?limit=1000`, token);
-    if (!page.tasks.some((t) => t.lifecycle.state === "starting")) break;
-    if (Date.now() > deadline) throw new Error("tasks still starting after 300 s");
-    await sleep(500);
-  }
+  const taskPath = `/v1/orgs/${orgId}/tasks/${firstTask?.id ?? ""}`;
 
   // --- GET /v1/orgs/:orgId/tasks/:taskId -------------------------------------------------------
-  const taskPath = `/v1/orgs/${orgId}/tasks/${firstTask?.id ?? ""}`;
-  const taskBody = await getJson<unknown>(`${base}${taskPath}`, token);
-  await loadFigure("`GET /v1/orgs/:orgId/tasks/:taskId`", `${base}${taskPath}`, `${await baselineFor("/v1/orgs/:orgId/tasks/:taskId", taskBody)}${taskPath}`, token, 0.25);
+  if (wanted("task")) {
+    const taskBody = await getJson<unknown>(`${base}${taskPath}`, token);
+    await loadFigure("task", "`GET /v1/orgs/:orgId/tasks/:taskId`", `${base}${taskPath}`, `${await baselineFor("/v1/orgs/:orgId/tasks/:taskId", taskBody)}${taskPath}`, token, 0.25);
+  }
 
   // --- The task list, one page of 1,000 -------------------------------------------------------------
-  const listPath = `/v1/orgs/${orgId}/tasks?limit=1000`;
-  const listBody = await getJson<{ tasks: unknown[] }>(`${base}${listPath}`, token);
-  const listBase = await baselineFor("/v1/orgs/:orgId/tasks", listBody);
-  const listLoad = load1();
-  const fetchList = (url: string) => async () => (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
-  log(`task list: ${LIST_CALLS} sequential GETs each`);
-  const listKiln = await timeCalls(fetchList(`${base}${listPath}`), LIST_CALLS, 20);
-  const listBare = await timeCalls(fetchList(`${listBase}${listPath}`), LIST_CALLS, 20);
-  rows.push({
-    figure: `Task list, ${listBody.tasks.length} tasks in one page (${(JSON.stringify(listBody).length / 1024).toFixed(0)} KB), sequential`,
-    kiln: `p50 ${ms(listKiln.p50Ms)} (p99 ${ms(listKiln.p99Ms)})`,
-    baseline: `p50 ${ms(listBare.p50Ms)}`,
-    ratio: `${(listKiln.p50Ms / listBare.p50Ms).toFixed(1)}× the time`,
-    goal: "p50 < 5 ms",
-    met: listKiln.p50Ms < 5,
-    load: `${listLoad} → ${load1()}`,
-  });
+  if (wanted("list")) {
+    const listPath = `/v1/orgs/${orgId}/tasks?limit=1000`;
+    const listBody = await getJson<{ tasks: unknown[] }>(`${base}${listPath}`, token);
+    const listBase = await baselineFor("/v1/orgs/:orgId/tasks", listBody);
+    const listLoad = load1();
+    const fetchList = (url: string) => async () => (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
+    log(`task list: ${LIST_CALLS} sequential GETs each`);
+    const listKiln = await timeCalls(fetchList(`${base}${listPath}`), LIST_CALLS, 20);
+    const listBare = await timeCalls(fetchList(`${listBase}${listPath}`), LIST_CALLS, 20);
+    rows.push({
+      id: "list",
+      figure: `Task list, ${listBody.tasks.length} tasks in one page (${(JSON.stringify(listBody).length / 1024).toFixed(0)} KB), sequential`,
+      kiln: `p50 ${ms(listKiln.p50Ms)} (p99 ${ms(listKiln.p99Ms)})`,
+      baseline: `p50 ${ms(listBare.p50Ms)}`,
+      ratio: `${(listKiln.p50Ms / listBare.p50Ms).toFixed(1)}× the time`,
+      goal: "p50 < 5 ms",
+      met: listKiln.p50Ms < 5,
+      load: `${listLoad} → ${load1()}`,
+    });
+  }
+
+  // The bare `ws` server both the fan-out and the memory baselines use, started when first needed.
+  let bareServer: { wss: WebSocketServer; url: string } | undefined;
+  const bareWs = async (): Promise<{ wss: WebSocketServer; url: string }> => {
+    if (bareServer) return bareServer;
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await new Promise<void>((res) => wss.once("listening", () => res()));
+    cleanups.push(() => new Promise<void>((res) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => res()))));
+    bareServer = { wss, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
+    return bareServer;
+  };
 
   // --- Fan-out: BENCH_SUBSCRIBERS subscribers to one org, a task renamed --------------------------------
-  log(`fan-out: ${SUBSCRIBERS} subscribers, ${FANOUT_ROUNDS} renames`);
-  const fanLoad = load1();
-  const subs = await startSubscribers({ kind: "rivet", count: SUBSCRIBERS, url: base, token, orgId });
-  const fanMs: number[] = [];
-  for (let i = 0; i < FANOUT_ROUNDS; i++) {
-    const mark = `rename-${i}`;
-    const sentAt = now();
-    const got = subs.expect(mark, sentAt);
-    await send("PATCH", `${base}${taskPath}`, token, { title: mark });
-    fanMs.push(...(await got));
+  if (wanted("fanout")) {
+    log(`fan-out: ${SUBSCRIBERS} subscribers, ${FANOUT_ROUNDS} renames`);
+    const fanLoad = load1();
+    const subs = await startSubscribers({ kind: "rivet", count: SUBSCRIBERS, url: base, token, orgId });
+    const fanMs: number[] = [];
+    for (let i = 0; i < FANOUT_ROUNDS; i++) {
+      const mark = `rename-${i}`;
+      const sentAt = now();
+      const got = subs.expect(mark, sentAt);
+      await send("PATCH", `${base}${taskPath}`, token, { title: mark });
+      fanMs.push(...(await got));
+    }
+    await subs.close();
+    const { wss, url: wsUrl } = await bareWs();
+    const bare = await startSubscribers({ kind: "ws", count: SUBSCRIBERS, url: wsUrl });
+    const bareMs: number[] = [];
+    const summary = { ...firstTask, title: "" };
+    for (let i = 0; i < FANOUT_ROUNDS; i++) {
+      const mark = `rename-${i}`;
+      const sentAt = now();
+      const got = bare.expect(mark, sentAt);
+      const payload = JSON.stringify({ ...summary, title: mark });
+      for (const c of wss.clients) c.send(payload);
+      bareMs.push(...(await got));
+    }
+    await bare.close();
+    const fan = stats(fanMs);
+    const fanBare = stats(bareMs);
+    rows.push({
+      id: "fanout",
+      figure: `${SUBSCRIBERS} subscribers to one org: a task rename → every subscriber has it (${FANOUT_ROUNDS} renames)`,
+      kiln: `p50 ${ms(fan.p50Ms)}, p99 ${ms(fan.p99Ms)}`,
+      baseline: `bare \`ws\` broadcast: p50 ${ms(fanBare.p50Ms)}, p99 ${ms(fanBare.p99Ms)}`,
+      ratio: `${(fan.p99Ms / fanBare.p99Ms).toFixed(1)}× (p99)`,
+      goal: "p99 < 50 ms",
+      met: fan.p99Ms < 50,
+      load: `${fanLoad} → ${load1()}`,
+    });
   }
-  await subs.close();
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-  await new Promise<void>((res) => wss.once("listening", () => res()));
-  cleanups.push(() => new Promise<void>((res) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => res()))));
-  const wsUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
-  const bare = await startSubscribers({ kind: "ws", count: SUBSCRIBERS, url: wsUrl });
-  const bareMs: number[] = [];
-  const summary = { ...firstTask, title: "" };
-  for (let i = 0; i < FANOUT_ROUNDS; i++) {
-    const mark = `rename-${i}`;
-    const sentAt = now();
-    const got = bare.expect(mark, sentAt);
-    const payload = JSON.stringify({ ...summary, title: mark });
-    for (const c of wss.clients) c.send(payload);
-    bareMs.push(...(await got));
-  }
-  await bare.close();
-  const fan = stats(fanMs);
-  const fanBare = stats(bareMs);
-  rows.push({
-    figure: `${SUBSCRIBERS} subscribers to one org: a task rename → every subscriber has it (${FANOUT_ROUNDS} renames)`,
-    kiln: `p50 ${ms(fan.p50Ms)}, p99 ${ms(fan.p99Ms)}`,
-    baseline: `bare \`ws\` broadcast: p50 ${ms(fanBare.p50Ms)}, p99 ${ms(fanBare.p99Ms)}`,
-    ratio: `${(fan.p99Ms / fanBare.p99Ms).toFixed(1)}× (p99)`,
-    goal: "p99 < 50 ms",
-    met: fan.p99Ms < 50,
-    load: `${fanLoad} → ${load1()}`,
-  });
 
   // --- Memory of BENCH_WS_CONNECTIONS open subscriptions ----------------------------------------
-  log(`memory: ${WS_CONNECTIONS} open subscriptions`);
-  const memLoad = load1();
-  const before = await settledMemory();
-  const many = await startSubscribers({ kind: "rivet", count: WS_CONNECTIONS, url: base, token, orgId });
-  const after = await settledMemory();
-  await many.close();
-  await settledMemory();
-  const bareBefore = await settledMemory();
-  const manyBare = await startSubscribers({ kind: "ws", count: WS_CONNECTIONS, url: wsUrl });
-  const bareAfter = await settledMemory();
-  await manyBare.close();
-  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
-  const grew = { rss: after.rss - before.rss, heap: after.heap - before.heap };
-  const bareGrew = { rss: bareAfter.rss - bareBefore.rss, heap: bareAfter.heap - bareBefore.heap };
-  const most = Math.max(grew.rss, grew.heap);
-  rows.push({
-    figure: `${WS_CONNECTIONS} open subscriptions to one org: Kiln's memory growth (after GC)`,
-    kiln: `RSS ${mb(grew.rss)}, heap ${mb(grew.heap)} (${(most / WS_CONNECTIONS / 1024).toFixed(1)} KB each)`,
-    baseline: `bare \`ws\` server: RSS ${mb(bareGrew.rss)}, heap ${mb(bareGrew.heap)}`,
-    ratio: `${(grew.heap / Math.max(1, bareGrew.heap)).toFixed(1)}× (heap)`,
-    goal: "< 100 MB",
-    met: most < 100 * 2 ** 20,
-    load: `${memLoad} → ${load1()}`,
-  });
+  if (wanted("memory")) {
+    log(`memory: ${WS_CONNECTIONS} open subscriptions`);
+    const memLoad = load1();
+    const { url: wsUrl } = await bareWs();
+    const before = await settledMemory();
+    const many = await startSubscribers({ kind: "rivet", count: WS_CONNECTIONS, url: base, token, orgId });
+    const after = await settledMemory();
+    await many.close();
+    await settledMemory();
+    const bareBefore = await settledMemory();
+    const manyBare = await startSubscribers({ kind: "ws", count: WS_CONNECTIONS, url: wsUrl });
+    const bareAfter = await settledMemory();
+    await manyBare.close();
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+    const grew = { rss: after.rss - before.rss, heap: after.heap - before.heap };
+    const bareGrew = { rss: bareAfter.rss - bareBefore.rss, heap: bareAfter.heap - bareBefore.heap };
+    const most = Math.max(grew.rss, grew.heap);
+    rows.push({
+      id: "memory",
+      figure: `${WS_CONNECTIONS} open subscriptions to one org: Kiln's memory growth (after GC)`,
+      kiln: `RSS ${mb(grew.rss)}, heap ${mb(grew.heap)} (${(most / WS_CONNECTIONS / 1024).toFixed(1)} KB each)`,
+      baseline: `bare \`ws\` server: RSS ${mb(bareGrew.rss)}, heap ${mb(bareGrew.heap)}`,
+      ratio: `${(grew.heap / Math.max(1, bareGrew.heap)).toFixed(1)}× (heap)`,
+      goal: "< 100 MB",
+      met: most < 100 * 2 ** 20,
+      load: `${memLoad} → ${load1()}`,
+    });
+  }
 
   await stop();
-  if (process.env.DATABASE_URL_BENCH) {
+  if (process.env.DATABASE_URL_BENCH && wanted("pg")) {
     log("starting Kiln on PostgreSQL (DATABASE_URL_BENCH)");
     await benchMeOnPostgres(process.env.DATABASE_URL_BENCH);
   }
@@ -360,9 +463,9 @@ async function main(): Promise<void> {
   out.push(`Load figures: autocannon, ${LOAD.connections} connections, ${LOAD.warmupSeconds} s warm-up + ${LOAD.durationSeconds} s; baselines are bare Hono (or \`ws\`) in the same process with the very body Kiln served.\n`);
   out.push(
     table(
-      ["Figure", "Kiln", "Baseline", "Kiln / baseline", "Goal", "Met", "Load avg (1 min)"],
-      rows.map((r) => [r.figure, r.kiln, r.baseline, r.ratio, r.goal, r.met === undefined ? "" : r.met ? "yes" : "**no**", r.load]),
-      [2, 4, 5],
+      ["Figure", "Kiln", "Baseline", "Kiln / baseline", "Goal", "Met", "Load avg (1 min)", "Reproduce"],
+      rows.map((r) => [r.figure, r.kiln, r.baseline, r.ratio, r.goal, r.met === undefined ? "" : r.met ? "yes" : "**no**", r.load, reproduce(r.id)]),
+      [2, 4, 5, 7],
     ),
   );
   process.stdout.write(`${out.join("\n")}\n`);

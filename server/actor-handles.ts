@@ -31,7 +31,11 @@ export function orgActor(client: KilnClient, orgId: string, userId: string) {
 
 export async function taskActor(client: KilnClient, orgId: string, userId: string, taskId: string) {
   if (!TASK_ID.test(taskId)) throw taskNotFound();
-  const summary = await orgActor(client, orgId, userId).locateTask(taskId);
+  const org = orgActor(client, orgId, userId);
+  const summary = await org.locateTask(taskId);
+  // Revision 0: the TaskActor has pushed nothing yet, and may not exist yet (it is created behind
+  // the 202). The org creates it now if its spawn workflow has not; a no-op otherwise.
+  if (summary.revision === 0) await client.organization.get(keys.organization(orgId), { params: internalParams() }).spawnTask(summary.id);
   return client.task.get(keys.task(orgId, summary.repoId, summary.id), { params: internalParams(userId) });
 }
 

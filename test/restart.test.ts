@@ -36,7 +36,7 @@ describe("restart safety", () => {
         { timeoutMs: 40_000, everyMs: 250 },
       );
       // Provisioning is durable and idempotent: what the kill interrupted resumes, it does not fail.
-      for (const task of settled.body.tasks) expect(task.lifecycle).toMatchObject({ state: "ready" });
+      for (const task of settled.body.tasks) expect(task.lifecycle, JSON.stringify(task.lifecycle)).toMatchObject({ state: "ready" });
       // No orphans: every sandbox server under this data directory belongs to the new Kiln.
       const servers = sandboxServersUnder(dataDir);
       expect(servers.every((p) => p.ppid === second.proc.pid)).toBe(true);
@@ -50,6 +50,45 @@ describe("restart safety", () => {
     }
     // A clean stop takes every sandbox server with it.
     await until(async () => sandboxServersUnder(dataDir).length, (n) => n === 0, { timeoutMs: 10_000 });
+  }, withStartups(2));
+
+  it("after kill -9 right after the 202s, every accepted task is created, provisioned and in the history once", async () => {
+    const dataDir = tempDataDir();
+    seedDataDir(dataDir);
+    const first = await spawnKiln({ KILN_DATA_DIR: dataDir });
+    const t = socketTransport(first.url);
+    const user = await signUp(t);
+    const orgId = `personal-${user.user.id}`;
+    const A = api(t, user.token);
+    const repoId = await A.addRepo(orgId, makeBareRepo());
+    // The 202 waits only for the org's row and its queued spawn: the TaskActors of the last of
+    // these do not exist yet when the process dies.
+    const created = await Promise.all(Array.from({ length: 8 }, (_, i) => A.createTask(orgId, { repoId, prompt: `Accepted ${i}` })));
+    await first.kill("SIGKILL");
+
+    const second = await spawnKiln({ KILN_DATA_DIR: dataDir });
+    try {
+      const B = api(socketTransport(second.url), user.token);
+      const settled = await until(
+        () => B.get<{ tasks: TaskSummary[] }>(`/v1/orgs/${orgId}/tasks`),
+        (r) => r.status === 200 && r.body.tasks.length === created.length && r.body.tasks.every((x) => x.lifecycle.state !== "starting"),
+        { timeoutMs: 40_000, everyMs: 250 },
+      );
+      for (const task of settled.body.tasks) expect(task.lifecycle, JSON.stringify(task.lifecycle)).toMatchObject({ state: "ready" });
+      for (const task of created) {
+        const detail = await B.settled(orgId, task.id);
+        expect(detail.task).toMatchObject({ createdAt: task.createdAt, lifecycle: { state: "ready" } });
+      }
+      const history = await until(
+        () => B.get<{ events: { taskId: string; kind: string }[] }>(`/v1/orgs/${orgId}/repos/${repoId}/history?limit=200`),
+        (r) => r.status === 200 && r.body.events.filter((e) => e.kind === "provisioned").length === created.length,
+        { timeoutMs: 20_000 },
+      );
+      const createdEvents = history.body.events.filter((e) => e.kind === "created").map((e) => e.taskId);
+      expect(createdEvents.sort()).toEqual(created.map((x) => x.id).sort());
+    } finally {
+      await second.kill();
+    }
   }, withStartups(2));
 
   it("after kill -9 during an agent turn, the session records the interruption, takes new messages and keeps its context", async () => {

@@ -39,6 +39,11 @@ export const tasks = sqliteTable(
     pullRequest: text("pull_request"),
     /** The pushed summary's revision: a push whose revision is not above it is stale and ignored. 0 until the task's first push. */
     revision: integer("revision").notNull().default(0),
+    /**
+     * JSON TaskInput while the TaskActor is still to be created (the org's `spawn` workflow does it
+     * after the 202); null once it exists. Restart recovery re-enqueues rows that still hold one.
+     */
+    spawnInput: text("spawn_input"),
   },
   (t) => [
     uniqueIndex("tasks_repo_branch_uq").on(t.repoId, t.branch),

@@ -1,11 +1,13 @@
-import { actor, event, UserError } from "rivetkit";
+import { actor, event, queue, UserError } from "rivetkit";
 import { db } from "rivetkit/db/drizzle";
+import { workflow } from "rivetkit/workflow";
 import type { OrgKind, OrgMember, OrgMemberRole, OrgSummary } from "../../shared/schemas/org.js";
 import { OrgProfileUpdateSchema, OrgSettingsUpdateSchema } from "../../shared/schemas/org.js";
 import type { WorkerDeleted, WorkerTokens, WorkerView } from "../../shared/schemas/worker.js";
 import type { GitHubOrgSummary } from "../../shared/schemas/github.js";
 import { ListTasksQuerySchema, type ListTasksQuery, type Repo, type RuntimeIssue, type RuntimeIssueReport, type TaskPage, type TaskSummary, type TaskUnread } from "../../shared/schemas/task.js";
-import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
+import { ACTOR_ERRORS, closeMemberConnections, forbidden, internalOnly, internalParams, parseInput, resolveCaller, trackOrgConnections, type Caller } from "../auth.js";
+import { reportRuntimeIssue } from "../runtime-issues.js";
 import { keys } from "../../shared/keys.js";
 import type { Registry } from "../registry.js";
 import { normalizeRemote, probeRemote, repoIdFor } from "../repository/remote.js";
@@ -24,7 +26,8 @@ import { migrations } from "./migrations.js";
 import { TaskListView } from "./task-index.js";
 import { adoptWorkers, applyWorkerChange, createWorker, getWorker, listWorkers, resumeWorkers, type OrgWorkerState, type WorkerChange } from "./workers.js";
 import { sendUnreadChanges, UnreadView, type TaskUnreadPush } from "./unread.js";
-import { applyTaskSummary, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { applyTaskSummary, clearSpawnInput, findRepo, findTask, insertTask, listRepos, reserveBranch, rowToSummary, tasksToResume } from "./tasks.js";
+import { spawnOnce, spawnTask, type SpawnMessage } from "./spawn.js";
 import { own } from "../../shared/records.js";
 
 
@@ -106,11 +109,13 @@ export const organization = actor({
    * `lock`: branch-name choices and runtime-issue writes run one at a time (ACTORS.md,
    * "Concurrency"). `indexPush`: membership pushes to the gateway's index land in order.
    */
-  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView; unread: UnreadView } => ({
+  createVars: (): IndexPushVars & { lock: ActorLock; taskList: TaskListView; unread: UnreadView; spawning: Map<string, Promise<void>> } => ({
     indexPush: Promise.resolve(),
     lock: new ActorLock(),
     taskList: new TaskListView(),
     unread: new UnreadView(),
+    // Task ids whose TaskActor is being created right now (`spawn.ts`): one creation per task.
+    spawning: new Map(),
   }),
   createConnState: async (c, params: unknown): Promise<Caller> => {
     const caller = await resolveCaller(params);
@@ -120,6 +125,27 @@ export const organization = actor({
     return caller;
   },
   db: db({ schema, migrations }),
+  queues: {
+    /** A task created behind its 202: its TaskActor is still to be created (`spawn.ts`). */
+    spawn: queue<SpawnMessage>({ canPublish: internalOnly }),
+  },
+  // A burst of creations may queue up behind the TaskActor creations.
+  options: { maxQueueSize: 10_000 },
+  run: workflow(
+    async (ctx) => {
+      await ctx.loop("spawn-loop", async (loop) => {
+        const msg = await loop.queue.next("wait-spawn", { names: ["spawn"] });
+        // Creating the TaskActor blocks the event loop for milliseconds (RivetKit opens its SQLite
+        // files synchronously): let the 202 that enqueued this go out first. Not durable, not needed.
+        await new Promise((r) => setTimeout(r, 10));
+        await spawnTask(loop, msg.body.taskId);
+      });
+    },
+    {
+      onError: (c, event): Promise<void> =>
+        reportRuntimeIssue(c.client<Registry>(), { orgId: c.state.id, actorType: "organization", actorId: c.actorId, scope: "tasks" }, event),
+    },
+  ),
   events: {
     orgUpdated: event<OrgSummary>(),
     /** One task's new summary, whenever it changes. */
@@ -329,8 +355,10 @@ export const organization = actor({
     },
 
     /**
-     * Creates a task: writes its index row, then creates the TaskActor and enqueues its
-     * provisioning without waiting. Returns at once with the `starting` summary.
+     * Creates a task: writes its index row (with what its TaskActor is to be created with) and
+     * enqueues the rest on this actor's own `spawn` queue, both durable, then answers with the
+     * `starting` summary. The `spawn-loop` workflow creates the TaskActor, enqueues its
+     * provisioning and appends the history, behind the 202.
      */
     createTask: async (c, body: unknown): Promise<TaskSummary> => {
       const userId = requireUser(c.conn.state);
@@ -341,10 +369,7 @@ export const organization = actor({
       // Sent before the TaskActor exists, so subscribers hear `queued` before any phase it pushes.
       c.broadcast("taskSummaryUpdated", summary);
       try {
-        await c
-          .client<Registry>()
-          .task.getOrCreate(keys.task(orgId, input.repoId, input.taskId), { params: internalParams(), createWithInput: input })
-          .send("commands", { type: "provision" }, { wait: false });
+        await c.queue.send("spawn", { taskId: input.taskId });
       } catch (err) {
         // Subscribers have seen the task: it stays, failed, rather than vanish from under them.
         const failed: TaskSummary = {
@@ -354,16 +379,22 @@ export const organization = actor({
           revision: nextRevision(summary.revision),
         };
         if (await applyTaskSummary(c.db, failed)) {
+          await clearSpawnInput(c.db, input.taskId);
           c.vars.taskList.upsert(failed);
           c.broadcast("taskSummaryUpdated", failed);
         }
         throw err;
       }
-      await c
-        .client<Registry>()
-        .history.getOrCreate(keys.history(orgId, input.repoId), { params: internalParams(), createWithInput: { orgId, repoId: input.repoId } })
-        .send("append", { taskId: input.taskId, kind: "created", message: `Task "${input.title}" created on branch ${input.branch}`, actorUserId: userId, at: summary.createdAt }, { wait: false });
       return summary;
+    },
+
+    /**
+     * Kiln-internal (the gateway, for a task it is about to address): creates the TaskActor now
+     * if the spawn workflow has not yet, so a request right after the 202 finds it.
+     */
+    spawnTask: async (c, taskId: string): Promise<void> => {
+      requireInternal(c.conn.state);
+      await spawnOnce(c, String(taskId));
     },
 
     /**
@@ -460,6 +491,12 @@ export const organization = actor({
       let resumed = 0;
       let failed = 0;
       for (const row of await tasksToResume(c.db)) {
+        if (row.spawnInput) {
+          // Created behind a 202 that the stop came right after: the spawn workflow creates it.
+          await c.queue.send("spawn", { taskId: row.id });
+          resumed += 1;
+          continue;
+        }
         try {
           await c
             .client<Registry>()

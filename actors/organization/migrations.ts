@@ -26,6 +26,11 @@ export const migrations = {
         "idx": 4,
         "when": 1796024089132,
         "tag": "0004_mighty_lorna_dane"
+      },
+      {
+        "idx": 5,
+        "when": 1796024677472,
+        "tag": "0005_sparkling_nuke"
       }
     ]
   },
@@ -34,6 +39,7 @@ export const migrations = {
     "m0001": "CREATE INDEX `tasks_created_at_idx` ON `tasks` (`created_at`);--> statement-breakpoint\nCREATE INDEX `tasks_state_idx` ON `tasks` (`state`);",
     "m0002": "ALTER TABLE `tasks` ADD `revision` integer DEFAULT 0 NOT NULL;",
     "m0003": "ALTER TABLE `repos` ADD `source` text DEFAULT 'git' NOT NULL;--> statement-breakpoint\nALTER TABLE `repos` ADD `full_name` text;--> statement-breakpoint\nALTER TABLE `repos` ADD `private` integer;--> statement-breakpoint\nALTER TABLE `repos` ADD `hidden` integer DEFAULT false NOT NULL;--> statement-breakpoint\nALTER TABLE `tasks` ADD `pull_request` text;",
-    "m0004": "CREATE TABLE `task_unread` (\n\t`task_id` text PRIMARY KEY NOT NULL,\n\t`users` text NOT NULL,\n\t`revision` integer NOT NULL\n);\n"
+    "m0004": "CREATE TABLE `task_unread` (\n\t`task_id` text PRIMARY KEY NOT NULL,\n\t`users` text NOT NULL,\n\t`revision` integer NOT NULL\n);\n",
+    "m0005": "ALTER TABLE `tasks` ADD `spawn_input` text;"
   }
 };

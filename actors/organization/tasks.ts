@@ -111,13 +111,25 @@ export async function insertTask(db: OrgDb, orgId: string, userId: string, rawBo
     createdAt: now,
     updatedAt: now,
     revision: 0,
+    spawnInput: null,
   };
+  // The TaskActor takes its createdAt from here: the 202, the list, the task view and its events show one time.
+  const input: TaskInput = { orgId, repoId: repo.id, taskId, remoteUrl: repo.remoteUrl, title, branch, prompt: body.prompt, createdBy: userId, sandboxProvider, createdAt: now };
+  // The row carries what the TaskActor is created with until it exists: the durable half of the 202.
+  row.spawnInput = JSON.stringify(input);
   await db.insert(tasks).values(row);
-  return {
-    // The TaskActor takes its createdAt from here: the 202, the list, the task view and its events show one time.
-    input: { orgId, repoId: repo.id, taskId, remoteUrl: repo.remoteUrl, title, branch, prompt: body.prompt, createdBy: userId, sandboxProvider, createdAt: now },
-    summary: rowToSummary(row),
-  };
+  return { input, summary: rowToSummary(row) };
+}
+
+/** What a task still to be spawned is created with; undefined once its TaskActor exists (or no such task). */
+export async function spawnInputOf(db: OrgDb, taskId: string): Promise<TaskInput | undefined> {
+  const row = (await db.select({ spawnInput: tasks.spawnInput }).from(tasks).where(eq(tasks.id, taskId)).limit(1))[0];
+  return row?.spawnInput ? (JSON.parse(row.spawnInput) as TaskInput) : undefined;
+}
+
+/** The TaskActor exists (or the task failed before it could): nothing is left to spawn. */
+export async function clearSpawnInput(db: OrgDb, taskId: string): Promise<void> {
+  await db.update(tasks).set({ spawnInput: null }).where(eq(tasks.id, taskId));
 }
 
 /**

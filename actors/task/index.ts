@@ -67,6 +67,18 @@ export const task = actor({
     },
   ),
   actions: {
+    /**
+     * Kiln-internal (the org's spawn): gives the task its identity if it has none. RivetKit 2.2.1's
+     * file-system driver writes an actor's existence before its creation input, so a kill -9 in
+     * between leaves an actor with no input; the org's next spawn repairs it from the index row.
+     */
+    adopt: async (c, input: TaskInput): Promise<void> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      if (c.state.orgId !== null) return;
+      Object.assign(c.state, initialTaskState(input));
+      await c.saveState({ immediate: true });
+    },
+
     /** The task and the caller's own workbench state. */
     view: (c): TaskView => taskView(c.state, c.conn.state.userId),
 

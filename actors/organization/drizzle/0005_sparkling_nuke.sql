@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `spawn_input` text;
