@@ -15,7 +15,7 @@ import { nextRevision } from "../revision.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";
 import { ActorLock } from "../lock.js";
 import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
-import type { Invitation } from "../../shared/schemas/members.js";
+import { invitationExpiresAt, type Invitation } from "../../shared/schemas/members.js";
 import { replaceMembers, taskOnBranch, upsertGitHubRepos, type GitHubRepoRow } from "./github.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
 import { repos, schema } from "./db.js";
@@ -591,7 +591,7 @@ interface CommitContext {
 }
 
 function invitationView(state: OrganizationState, row: OrgInvitationRow): Invitation {
-  return { ...row, orgId: state.id ?? "", orgName: state.name };
+  return { ...row, orgId: state.id ?? "", orgName: state.name, expiresAt: invitationExpiresAt(row.createdAt) };
 }
 
 /**
