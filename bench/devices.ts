@@ -2,9 +2,15 @@
  * The Mac app's device API under load (issue 11): idle polls with many registered devices beside
  * bare Hono returning the same body, trigger → claimed on the device's next poll, and RSS.
  *
- *   npx tsx bench/devices.ts        (knobs: BENCH_DEVICES, BENCH_DEVICES_PER_USER, BENCH_CONNECTIONS,
- *                                    BENCH_DURATION, BENCH_WARMUP, BENCH_MINT_CONCURRENCY, BENCH_TRIGGERS)
+ *   npx tsx bench/devices.ts        (knobs: BENCH_DEVICES [10000], BENCH_DEVICES_PER_USER [100], BENCH_CONNECTIONS [50],
+ *                                    BENCH_DURATION [10], BENCH_WARMUP [3], BENCH_MINT_CONCURRENCY [16],
+ *                                    BENCH_TRIGGERS [30], BENCH_STEADY [45] s)
+ *
+ * After the idle-poll load and the triggers, every device polls at its own cadence (each every
+ * `next_poll_seconds`, so BENCH_DEVICES / 10 polls a second) for BENCH_STEADY seconds, longer than
+ * RivetKit's 30 s sleep timeout: the RSS then is that of 10,000 polling devices whose actors sleep.
  */
+import { loadavg } from "node:os";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Hono } from "hono";
@@ -33,6 +39,12 @@ const DURATION = envInt("BENCH_DURATION", 10);
 const WARMUP = envInt("BENCH_WARMUP", 3);
 const MINT_CONCURRENCY = Math.max(1, envInt("BENCH_MINT_CONCURRENCY", 16));
 const TRIGGERS = envInt("BENCH_TRIGGERS", 30);
+const STEADY = envInt("BENCH_STEADY", 45);
+/** What an idle poll answers: each device polls this often. */
+const NEXT_POLL_SECONDS = 10;
+const load = () => loadavg().map((v) => v.toFixed(1)).join(", ");
+/** Server CPU per request, from the share of a core the serving process used and its request rate. */
+const cpuPerRequest = (r: { serverCpuPct: number; requestsPerSec: number }) => (r.requestsPerSec > 0 ? `${((r.serverCpuPct / 100 / r.requestsPerSec) * 1e6).toFixed(0)} µs` : "n/a");
 
 const log = makeLog("devices");
 const cleanups: Cleanups = [];
@@ -95,6 +107,7 @@ async function main(): Promise<void> {
     },
   );
   const registerSeconds = (Date.now() - t0) / 1000;
+  log(`${DEVICES} devices registered in ${registerSeconds.toFixed(0)} s (load average ${load()})`);
   const devicesFile = join(dataDir, "bench-devices.json");
   writeFileSync(devicesFile, JSON.stringify(devices));
   const rssRegistered = process.memoryUsage().rss;
@@ -108,6 +121,7 @@ async function main(): Promise<void> {
   const idleBody = (await post<unknown>(`${base}/api/workers/poll`, devices[0]![0], { worker_id: devices[0]![1] })).body;
   log(`idle body: ${JSON.stringify(idleBody)}; polling ${DEVICES} devices with ${CONNECTIONS} connections from ${Math.round(performance.now())} ms`);
   const knobs = { connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION };
+  const loadBefore = load();
   const kilnLoad = await runLoad(`${base}/api/workers/poll`, {}, { devicesFile, ...knobs });
   const rssPolled = process.memoryUsage().rss;
   log(`idle-poll load done at ${Math.round(performance.now())} ms: ${kilnLoad.requestsPerSec.toFixed(0)} req/s`);
@@ -123,10 +137,13 @@ async function main(): Promise<void> {
   const bareLoad = await runLoad(`${baseline.url}/api/workers/poll`, {}, { devicesFile, ...knobs });
 
   // Trigger → claimed: one device, its default watcher; the poll right after the trigger's answer claims it.
-  const [token, workerId] = devices[0]!;
+  // The first user's default watcher, pinned to whichever of their devices registered first.
   const orgId = `personal-${users[0]!.userId}`;
   const watchers = (await (await fetch(`${base}/v1/orgs/${orgId}/watchers`, { headers: { authorization: `Bearer ${users[0]!.token}` } })).json()) as { watchers: WatcherSummary[] };
-  const watcher = watchers.watchers.find((w) => w.deviceWorkerId === workerId) ?? watchers.watchers[0]!;
+  const watcher = watchers.watchers.find((w) => w.deviceWorkerId !== null);
+  const pinned = devices.find(([, id]) => id === watcher?.deviceWorkerId);
+  if (!watcher || !pinned) throw new Error(`no pinned default watcher among ${JSON.stringify(watchers.watchers)}`);
+  const [token, workerId] = pinned;
   const triggerMs: number[] = [];
   const claimMs: number[] = [];
   const totalMs: number[] = [];
@@ -147,6 +164,13 @@ async function main(): Promise<void> {
     await post(`${base}/api/workers/me/runs/${runId}/complete-watcher`, token, { worker_id: workerId, output: "ok" });
   }
 
+  // Steady state: every device polls once per `next_poll_seconds`, past the actors' sleep timeout.
+  const steadyRate = Math.max(1, Math.round(DEVICES / NEXT_POLL_SECONDS));
+  log(`steady state: ${steadyRate} polls/s for ${STEADY} s`);
+  const steady = STEADY > 0 ? await runLoad(`${base}/api/workers/poll`, {}, { devicesFile, connections: CONNECTIONS, overallRate: steadyRate, warmupSeconds: 0, durationSeconds: STEADY }) : null;
+  const rssSteady = process.memoryUsage().rss;
+  const loadAfter = load();
+
   const out: string[] = [];
   out.push(`Machine: ${machineDescription()}. ${DEVICES} devices in ${users.length} personal orgs, minted and registered in ${registerSeconds.toFixed(0)} s (${MINT_CONCURRENCY} at once).`);
   out.push("");
@@ -160,6 +184,10 @@ async function main(): Promise<void> {
   );
   out.push("");
   out.push(`Non-2xx: Kiln ${kilnLoad.non2xx}, baseline ${bareLoad.non2xx}; errors ${kilnLoad.errors} / ${bareLoad.errors}.`);
+  out.push("");
+  out.push(
+    `Kiln / bare Hono: **${(kilnLoad.requestsPerSec / bareLoad.requestsPerSec).toFixed(2)}×** the requests/s. Server CPU per request: Kiln ${cpuPerRequest(kilnLoad)}, bare Hono ${cpuPerRequest(bareLoad)}. Load average (1, 5, 15 min) before the load: ${loadBefore}; at the end: ${loadAfter}.`,
+  );
   out.push("");
   out.push(`### Trigger → claimed on the next poll (${TRIGGERS} times, one device)`);
   out.push("");
@@ -179,9 +207,16 @@ async function main(): Promise<void> {
         ["Kiln started", mb(rssStarted)],
         [`${DEVICES} devices minted and registered`, mb(rssRegistered)],
         ["after the idle-poll load (every device polled)", mb(rssPolled)],
+        ...(steady ? [[`after ${STEADY} s of every device polling every ${NEXT_POLL_SECONDS} s (steady state; DeviceActors asleep)`, mb(rssSteady)]] : []),
       ],
     ),
   );
+  if (steady) {
+    out.push("");
+    out.push(
+      `Steady state: ${steady.requestsPerSec.toFixed(0)} polls/s asked (${steadyRate}), p50 ${steady.latencyP50Ms} ms, p99 ${steady.latencyP99Ms} ms, max ${steady.latencyMaxMs} ms, non-2xx ${steady.non2xx}, server CPU ${steady.serverCpuPct.toFixed(0)}% (${cpuPerRequest(steady)} a poll).`,
+    );
+  }
   process.stdout.write(`${out.join("\n")}\n`);
 }
 

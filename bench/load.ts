@@ -23,6 +23,8 @@ export interface LoadSpec {
    */
   unique?: { body: string; header: string };
   connections: number;
+  /** Requests per second over all connections (autocannon's `overallRate`); unset: as fast as answered. */
+  overallRate?: number;
   warmupSeconds: number;
   durationSeconds: number;
 }
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const base: autocannon.Options = { url: spec.url, headers: spec.headers, connections: spec.connections, pipelining: 1 };
+  if (spec.overallRate) base.overallRate = spec.overallRate;
   if (spec.devicesFile) base.requests = [devicePolls(spec.devicesFile)];
   if (spec.unique) base.requests = [uniqueDeliveries(spec.unique)];
   if (spec.warmupSeconds > 0) await run({ ...base, duration: spec.warmupSeconds });

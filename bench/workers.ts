@@ -299,8 +299,12 @@ async function main(): Promise<void> {
     },
     { label: "`auth.api.getSession` with the Bearer token (what a cache miss costs)", stats: await timeCalls(() => kiln.auth.api.getSession({ headers: new Headers(headers) }), PART_CALLS, w) },
     {
-      label: "worker_index row by id (the route's `select … limit 1`)",
+      label: "worker_index row by id (on a cache miss: the route's `select … limit 1`)",
       stats: await timeCalls(() => kiln.db.db.select().from(workerIndex).where(eq(workerIndex.workerId, target.id)).limit(1), PART_CALLS, w),
+    },
+    {
+      label: "the org's view of the worker (on a cache miss: OrganizationActor `getWorker`, from its state)",
+      stats: await timeCalls(() => kiln.client.organization.get(keys.organization(orgId), { params: internalParams() }).getWorker(target.id), PART_CALLS, w),
     },
     { label: "`organizations.isMember` (org_membership index)", stats: await timeCalls(() => kiln.organizations.isMember(orgId, userId), PART_CALLS, w) },
     {
@@ -394,7 +398,7 @@ async function main(): Promise<void> {
   const segRows = (runLabel: string, xs: Created[]) => [
     seg(`${runLabel}: actor created → SandboxInstanceActor created`, xs.map((x) => x.sandboxCreatedMs), "the rest of the POST, the queue message, workflow steps `provision-started` (after the `removed` markers), start of step `advance`"),
     seg(`${runLabel}: → sandbox-agent spawned`, xs.map((x) => x.spawnedMs - x.sandboxCreatedMs), "in `advance`: sandbox `create` (mkdir, token, mock agent install), then `ensure` up to spawn()"),
-    seg(`${runLabel}: → marked healthy`, xs.map((x) => x.serverMs - x.spawnedMs), "health wait in `ensureServer`, end of `advance`, step `mark-healthy` with its index write"),
+    seg(`${runLabel}: → marked healthy`, xs.map((x) => x.serverMs - x.spawnedMs), "health wait in `ensureServer`, end of `advance`, step `mark-healthy` with its push to the OrganizationActor"),
   ];
   out.push(
     table(

@@ -3,7 +3,7 @@ import { and, eq, notInArray } from "drizzle-orm";
 import { internalParams } from "../actors/auth.js";
 import { keys } from "../shared/keys.js";
 import type { OrgIndexSnapshot } from "../actors/services.js";
-import type { Invitation } from "../shared/schemas/members.js";
+import { INVITATION_TTL_MS, invitationExpiresAt, type Invitation } from "../shared/schemas/members.js";
 import type { OrgMember, OrgMembership, OrgSummary } from "../shared/schemas/org.js";
 import type { OrganizationInput } from "../actors/organization/index.js";
 import type { AppDb } from "./db/index.js";
@@ -50,7 +50,9 @@ export class Organizations {
   /** Pending invitations for an email, from the index. */
   async invitationsFor(email: string): Promise<Invitation[]> {
     const rows = await this.db.select().from(orgInvitation).where(eq(orgInvitation.email, email.toLowerCase())).orderBy(orgInvitation.createdAt);
-    return rows.map((r) => ({ id: r.id, orgId: r.orgId, orgName: r.orgName, email: r.email, role: r.role, invitedBy: r.invitedBy, createdAt: r.createdAt.toISOString() }));
+    // Only invitations that can still be accepted; an expired one stays with its org until revoked or replaced.
+    const live = rows.filter((r) => r.createdAt.getTime() + INVITATION_TTL_MS > Date.now());
+    return live.map((r) => ({ id: r.id, orgId: r.orgId, orgName: r.orgName, email: r.email, role: r.role, invitedBy: r.invitedBy, createdAt: r.createdAt.toISOString(), expiresAt: invitationExpiresAt(r.createdAt.toISOString()) }));
   }
 
   /**

@@ -56,6 +56,7 @@ export const ERROR_STATUS = {
   watcher_not_found: 404,
   run_not_found: 404,
   invitation_not_found: 404,
+  invitation_expired: 410,
   member_not_found: 404,
   conflict: 409,
   personal_org: 409,

@@ -163,7 +163,27 @@ describe.each(backends)("device registration and polling (%s)", (backend) => {
       expect((await listed(minted.worker_id))?.label).toBe("After");
     });
 
-    it("a deleted device's token gets 401 on its next poll, and its runs are cancelled", async () => {
+    it("parallel polls with changes and a trigger among them: all 200, the run handed over exactly once, the last change kept", async () => {
+      const { minted, device } = await mintDevice(t, A, { platform: "macos" });
+      await device.poll({ app_version: "5.0" });
+      const agentId = (await A.get<{ agents: Agent[] }>(`/v1/orgs/${orgId}/agents`)).body.agents[0]!.id;
+      const watcher = (
+        await A.post<WatcherSummary>(`/v1/orgs/${orgId}/watchers`, { name: "Parallel", schedule: "0 9 * * *", timezone: "UTC", agentId, prompt: "p", deviceWorkerId: minted.worker_id })
+      ).body;
+      const polls = Array.from({ length: 24 }, (_, i) => device.poll<Partial<ClaimedRun>>({ app_version: i % 2 ? "5.0" : "5.1" }));
+      const [triggered, ...answers] = await Promise.all([device.trigger<{ run_id: string }>(watcher.id), ...polls]);
+      expect(triggered.status).toBe(200);
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+      const handed = answers.filter((a) => a.body.run_id !== undefined).map((a) => a.body.run_id);
+      // Whether or not a poll of the burst came after the offer, the run is handed over exactly once.
+      if (handed.length === 0) handed.push((await device.poll<ClaimedRun>({ app_version: "5.0" })).body.run_id);
+      expect(handed).toEqual([triggered.body.run_id]);
+      expect((await device.poll({ app_version: "5.0" })).body).toEqual({ next_poll_seconds: expect.any(Number) });
+      expect((await listed(minted.worker_id))?.appVersion).toBe("5.0");
+      expect((await device.complete(triggered.body.run_id, { output: "ok" })).status).toBe(200);
+    });
+
+    it("a deleted device's token gets 401 on its next poll, after idle polls", async () => {
       const { minted, device } = await mintDevice(t, A, { platform: "macos" });
       for (let i = 0; i < 3; i++) expect((await device.poll()).status).toBe(200);
       expect((await A.del(`/v1/devices/${minted.worker_id}`)).status).toBe(204);

@@ -4,6 +4,8 @@ import { startFakePolar, type FakePolar } from "./fakes/polar.js";
 import { api } from "./support/api.js";
 import { signUp, socketTransport } from "./support/http.js";
 import { startTestKiln, type TestKiln } from "./support/kiln.js";
+import { rivetClient } from "./support/rivet.js";
+import { keys } from "../shared/keys.js";
 
 describe("the Polar paywall on cloud workers", () => {
   let polar: FakePolar;
@@ -40,6 +42,18 @@ describe("the Polar paywall on cloud workers", () => {
     expect(res.body).toMatchObject({ error: "payment_required", polar: { productId: polar.productId, benefitId: polar.benefitId } });
     expect((await fetch(res.body.polar.checkoutUrl)).status).toBe(200);
     expect(polar.state.checkouts.at(-1)?.body).toMatchObject({ external_customer_id: u.user.id, customer_email: u.user.email });
+    expect((await A.get<{ workers: WorkerView[] }>("/v1/workers")).body.workers).toEqual([]);
+  });
+
+  it("cannot be skipped by asking the organization directly: creating a worker is Kiln's own call", async () => {
+    const { u, A } = await user();
+    const client = rivetClient(kiln.url, u.token);
+    try {
+      const org = client.organization.get(keys.organization(`personal-${u.user.id}`), { params: { token: u.token } });
+      await expect(org.createWorker({ name: "free", destination: "cloud" })).rejects.toMatchObject({ code: "forbidden" });
+    } finally {
+      await client.dispose();
+    }
     expect((await A.get<{ workers: WorkerView[] }>("/v1/workers")).body.workers).toEqual([]);
   });
 

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { answerInvitation, invite, isExpired, type MembershipState } from "../actors/organization/members.js";
+import { ERROR_STATUS } from "../shared/errors.js";
 import { createKilnClient } from "../shared/client.js";
 import type { Invitation } from "../shared/schemas/members.js";
 import type { OrgSummary } from "../shared/schemas/org.js";
@@ -45,10 +47,12 @@ describe.each(backends)("team organizations on %s: invitations, roles and remova
     const inv = await as(ann).post<{ invitation: Invitation }>(`/v1/orgs/${org.id}/invitations`, { email: ben.user.email.toUpperCase(), role: "member" });
     expect(inv.status).toBe(201);
     expect(inv.body.invitation).toMatchObject({ email: ben.user.email, orgId: org.id, orgName: "Ann & co", invitedBy: "Ann", role: "member" });
+    // It can be accepted for 7 days, and says until when.
+    expect(Date.parse(inv.body.invitation.expiresAt) - Date.parse(inv.body.invitation.createdAt)).toBe(7 * 24 * 3600_000);
 
     // Ben sees it; Cara, with another email, neither sees it nor can accept it.
     const bens = await as(ben).get<{ invitations: Invitation[] }>("/v1/invitations");
-    expect(bens.body.invitations.map((i) => i.id)).toEqual([inv.body.invitation.id]);
+    expect(bens.body.invitations.map((i) => [i.id, i.expiresAt])).toEqual([[inv.body.invitation.id, inv.body.invitation.expiresAt]]);
     expect((await as(cara).get<{ invitations: Invitation[] }>("/v1/invitations")).body.invitations).toEqual([]);
     expect(await as(cara).post(`/v1/invitations/${inv.body.invitation.id}/accept`)).toMatchObject({ status: 404, body: { error: "invitation_not_found" } });
     // Not a member yet.
@@ -136,5 +140,36 @@ describe.each(backends)("team organizations on %s: invitations, roles and remova
     // The index agrees with the actor: three invitations left, Cara a member.
     expect((await as(ann).get<{ invitations: Invitation[] }>(`/v1/orgs/${org.id}/invitations`)).body.invitations).toHaveLength(3);
     expect((await as(cara).get<{ organizations: { id: string }[] }>("/v1/me")).body.organizations.map((o) => o.id)).toContain(org.id);
+  });
+});
+
+describe("an invitation past its 7 days", () => {
+  const caller = { userId: "u-ann", internal: false };
+  const team = (createdAt: string): MembershipState => ({
+    id: "team-x",
+    kind: "team",
+    members: { "u-ann": { userId: "u-ann", name: "Ann", email: "ann@example.com", role: "owner", joinedAt: createdAt } },
+    invitations: { inv_old: { id: "inv_old", email: "ben@example.com", role: "member", invitedBy: "Ann", createdAt } },
+  });
+  const eightDaysAgo = () => new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
+  const ben = { userId: "u-ben", name: "Ben", email: "ben@example.com" };
+
+  it("cannot be accepted: invitation_expired (410), and Ben does not join", () => {
+    const state = team(eightDaysAgo());
+    expect(() => answerInvitation(state, "inv_old", ben, true)).toThrow(expect.objectContaining({ code: "invitation_expired" }));
+    expect(state.members["u-ben"]).toBeUndefined();
+    expect(ERROR_STATUS.invitation_expired).toBe(410);
+    // Declining still clears it.
+    answerInvitation(state, "inv_old", ben, false);
+    expect(state.invitations).toEqual({});
+  });
+
+  it("is replaced by a new invitation to the same email instead of answering conflict", () => {
+    const state = team(eightDaysAgo());
+    const row = invite(state, caller, { email: "ben@example.com" });
+    expect(Object.keys(state.invitations ?? {})).toEqual([row.id]);
+    expect(isExpired(row)).toBe(false);
+    answerInvitation(state, row.id, ben, true);
+    expect(state.members["u-ben"]?.role).toBe("member");
   });
 });

@@ -59,7 +59,7 @@ export const device = actor({
     init: async (c): Promise<void> => {
       requireInternal(c.conn.state);
       requireLive(c.state);
-      await c.saveState({ immediate: true });
+      // RivetKit wrote the state when it created the actor: nothing to save here.
       await actorServices().devices.sync(deviceSnapshot(c.state));
     },
 
@@ -81,11 +81,11 @@ export const device = actor({
         const first = s.registeredAt === null;
         if (first) s.registeredAt = new Date(now).toISOString();
         const changed = applyPoll(s, update, filtered?.kept) || first;
-        if (changed) {
-          await c.saveState({ immediate: true });
-          await actorServices().devices.sync(deviceSnapshot(s));
-        }
-        if (!s.announced) await announce(c);
+        // Heard before the save, so a registration costs one save, not two. Announcing again after
+        // a crash in between is harmless: the organization's provisioning is idempotent per device.
+        const heard = !s.announced && (await announce(c));
+        if (changed || heard) await c.saveState({ immediate: true });
+        if (changed) await actorServices().devices.sync(deviceSnapshot(s));
         const result = await claimNext(c);
         publishBoard(s);
         return result;
@@ -160,8 +160,11 @@ interface DeviceCtx {
   client<R>(): unknown;
 }
 
-/** Tells the organization of the first registration (its default watcher). Retried on later polls until it has been heard. */
-async function announce(c: DeviceCtx): Promise<void> {
+/**
+ * Tells the organization of the first registration (its default watcher); true once it has heard
+ * (`announced` set, saved by the caller). Retried on later polls until it has.
+ */
+async function announce(c: DeviceCtx): Promise<boolean> {
   const s = c.state;
   const client = c.client<Registry>() as import("rivetkit").Client<Registry>;
   try {
@@ -169,9 +172,10 @@ async function announce(c: DeviceCtx): Promise<void> {
       .get(keys.organization(s.orgId ?? ""), { params: internalParams() })
       .deviceRegistered({ deviceId: s.deviceId, userId: s.userId, timezone: s.timezone });
     s.announced = true;
-    await c.saveState({ immediate: true });
+    return true;
   } catch (err) {
     actorLog().warn({ err, deviceId: s.deviceId }, "could not announce a device to its organization; retrying on its next poll");
+    return false;
   }
 }
 

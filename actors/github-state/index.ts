@@ -5,10 +5,10 @@ import { workflow } from "rivetkit/workflow";
 import type { GitHubStatus } from "../../shared/schemas/github.js";
 import { ACTOR_ERRORS, authorizeOrgChild, forbidden, internalOnly, type Caller } from "../auth.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
-import { deliveries, pulls } from "./db.js";
+import { deliveries, pulls, repos } from "./db.js";
 import { migrations } from "./migrations.js";
-import { currentStatus, publishMembers } from "./publish.js";
-import { initialGitHubState, type GitHubState, type GitHubStateInput, type GitHubWork } from "./state.js";
+import { broadcastStatus, currentStatus, githubServices, publishMembers, publishRepos } from "./publish.js";
+import { initialGitHubState, type GitHubState, type GitHubStateInput, type GitHubWork, type InstallationInfo } from "./state.js";
 import { runGitHubWork } from "./workflow.js";
 import { openPullRequest, type OpenPullRequest } from "./pull-requests.js";
 import { lockVars } from "../lock.js";
@@ -110,6 +110,39 @@ export const githubState = actor({
       await c.saveState({ immediate: true });
       await c.queue.send("work", { kind: "sync" });
       return currentStatus(c);
+    },
+
+    /**
+     * Kiln-internal (GitHub sign-in): this `gh-<id>` org held a personal account's installation
+     * until its Kiln user arrived; it moves to `to`. Returns the installation for the new owner,
+     * or null when it was already released. The repositories are hidden here, the member index cleared.
+     */
+    release: async (c, to: string): Promise<InstallationInfo | null> => {
+      requireInternal(c.conn.state);
+      const installation = c.state.installation;
+      if (!installation || c.state.status === "disconnected") return null;
+      c.state.status = "disconnected";
+      c.state.message = `This installation moved to ${String(to)}, the personal organization of the GitHub account's Kiln user.`;
+      await c.saveState({ immediate: true });
+      const hidden = await c.db.select({ id: repos.id }).from(repos);
+      await c.db.update(repos).set({ removed: true });
+      await publishRepos(c, [], hidden.map((r) => r.id));
+      if (c.state.orgId) await githubServices().indexGitHubMembers(c.state.orgId, []);
+      await broadcastStatus(c);
+      return { ...installation };
+    },
+
+    /** Kiln-internal (GitHub sign-in): takes a personal account's installation released by its waiting org, then syncs it. */
+    adopt: async (c, installation: InstallationInfo): Promise<void> => {
+      requireInternal(c.conn.state);
+      if (c.state.installation?.id === installation.id && c.state.status !== "disconnected") return;
+      c.state.installation = { ...installation };
+      c.state.status = "connected";
+      c.state.message = null;
+      c.state.syncPending = true;
+      await c.saveState({ immediate: true });
+      await c.queue.send("work", { kind: "sync" });
+      await broadcastStatus(c);
     },
 
     /** Kiln-internal (GitHub sign-in): a GitHub member signed in; they join the org now. */

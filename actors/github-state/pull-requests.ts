@@ -66,7 +66,8 @@ async function githubRefusal(c: GitHubContext, err: unknown): Promise<UserError>
   const status = (err as { status?: unknown } | null)?.status;
   if (isInstallationRefusal(err)) {
     c.state.status = "reconnect_required";
-    c.state.message = "GitHub refused this installation's credentials. Check the App's installation on GitHub (it may have been removed or lost access), then reconnect (POST /v1/orgs/:orgId/github/reconnect).";
+    // No route in the words: error bodies have paths scrubbed, and this one is shown to people.
+    c.state.message = "GitHub refused this installation's credentials. Check the App's installation on GitHub (it may have been removed or lost access), then an owner or admin reconnects it.";
     await broadcastStatus(c);
     return new UserError(c.state.message, { code: ACTOR_ERRORS.conflict });
   }

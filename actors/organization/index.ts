@@ -15,7 +15,7 @@ import { nextRevision } from "../revision.js";
 import { sandboxProviderAllowed } from "../sandbox/index.js";
 import { ActorLock } from "../lock.js";
 import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
-import type { Invitation } from "../../shared/schemas/members.js";
+import { invitationExpiresAt, type Invitation } from "../../shared/schemas/members.js";
 import { replaceMembers, taskOnBranch, upsertGitHubRepos, type GitHubRepoRow } from "./github.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
 import { repos, schema } from "./db.js";
@@ -443,12 +443,14 @@ export const organization = actor({
     },
 
     /**
-     * Creates a worker on behalf of a member (the gateway has checked the paywall): its id and
-     * tokens are minted here, and the WorkerActor is created without waiting on it. The tokens
-     * are in this answer only.
+     * Kiln-internal, on behalf of a member: the gateway calls it once the paywall let the member
+     * through (a member calling it directly would skip the paywall). Its id and tokens are minted
+     * here, and the WorkerActor is created without waiting on it. The tokens are in this answer only.
      */
-    createWorker: (c, body: unknown): Promise<{ view: WorkerView; tokens: WorkerTokens }> =>
-      createWorker(c, requireExists(c.state), requireUser(c.conn.state), body),
+    createWorker: (c, body: unknown): Promise<{ view: WorkerView; tokens: WorkerTokens }> => {
+      requireInternal(c.conn.state);
+      return createWorker(c, requireExists(c.state), requireUser(c.conn.state), body);
+    },
 
     /** The org's workers, newest first, from this actor's state: never a call per worker. */
     listWorkers: (c, limit?: number): WorkerView[] => listWorkers(c.state, limit),
@@ -590,7 +592,7 @@ interface CommitContext {
 }
 
 function invitationView(state: OrganizationState, row: OrgInvitationRow): Invitation {
-  return { ...row, orgId: state.id ?? "", orgName: state.name };
+  return { ...row, orgId: state.id ?? "", orgName: state.name, expiresAt: invitationExpiresAt(row.createdAt) };
 }
 
 /**

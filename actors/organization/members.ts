@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { UserError } from "rivetkit";
 import type { OrgKind, OrgMember, OrgMemberRole } from "../../shared/schemas/org.js";
-import { InviteBodySchema, MemberRoleBodySchema } from "../../shared/schemas/members.js";
+import { INVITATION_TTL_MS, InviteBodySchema, MemberRoleBodySchema, invitationExpiresAt } from "../../shared/schemas/members.js";
 import { ACTOR_ERRORS, forbidden, parseInput, type Caller } from "../auth.js";
 import type { OrgInvitationRow } from "../services.js";
 import { own } from "../../shared/records.js";
@@ -49,6 +49,8 @@ export function invite(state: MembershipState, caller: Caller, body: unknown): O
     throw new UserError(`${email} is already a member.`, { code: ACTOR_ERRORS.conflict });
   }
   const invitations = (state.invitations ??= {});
+  // An expired invitation does not stand in the way of a new one: it is replaced.
+  for (const i of Object.values(invitations)) if (i.email === email && isExpired(i)) delete invitations[i.id];
   if (Object.values(invitations).some((i) => i.email === email)) {
     throw new UserError(`${email} is already invited.`, { code: ACTOR_ERRORS.conflict });
   }
@@ -72,6 +74,9 @@ export function revokeInvitation(state: MembershipState, caller: Caller, invitat
 export function answerInvitation(state: MembershipState, invitationId: string, user: { userId: string; name: string; email: string }, accept: boolean): void {
   const invitation = state.invitations?.[invitationId];
   if (!invitation || invitation.email !== user.email.toLowerCase()) throw invitationNotFound();
+  if (accept && isExpired(invitation)) {
+    throw new UserError(`This invitation expired on ${invitationExpiresAt(invitation.createdAt)}. Ask for a new one.`, { code: "invitation_expired" });
+  }
   delete state.invitations![invitationId];
   if (!accept || state.members[user.userId]) return;
   state.members[user.userId] = { userId: user.userId, name: user.name, email: user.email, role: invitation.role, joinedAt: new Date().toISOString() };
@@ -104,6 +109,11 @@ export function removeMemberAs(state: MembershipState, caller: Caller, userId: s
     throw new UserError("An organization keeps at least one owner. Make someone else owner first.", { code: ACTOR_ERRORS.conflict });
   }
   delete state.members[userId];
+}
+
+/** Past its 7 days (`INVITATION_TTL_MS`): it can be declined or revoked, not accepted. */
+export function isExpired(invitation: OrgInvitationRow, now = Date.now()): boolean {
+  return Date.parse(invitation.createdAt) + INVITATION_TTL_MS <= now;
 }
 
 function invitationNotFound(): UserError {

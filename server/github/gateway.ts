@@ -29,6 +29,21 @@ export class GitHubIndex {
     return (await this.orgFor(installationId)) ?? orgId;
   }
 
+  /**
+   * Installations on this personal GitHub account that wait in their `gh-<id>` org for the
+   * account's Kiln user (installed before that user signed in with GitHub).
+   */
+  async personalInstallationsWaitingFor(githubUserId: number): Promise<{ installationId: number; orgId: string }[]> {
+    return this.db
+      .select({ installationId: githubInstallation.installationId, orgId: githubInstallation.orgId })
+      .from(githubInstallation)
+      .where(and(eq(githubInstallation.accountId, githubUserId), eq(githubInstallation.orgId, `gh-${githubUserId}`)));
+  }
+
+  async reroute(installationId: number, orgId: string): Promise<void> {
+    await this.db.update(githubInstallation).set({ orgId }).where(eq(githubInstallation.installationId, installationId));
+  }
+
   async allInstallationOrgs(): Promise<string[]> {
     const rows = await this.db.selectDistinct({ orgId: githubInstallation.orgId }).from(githubInstallation);
     return rows.map((r) => r.orgId);

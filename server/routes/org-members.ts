@@ -112,10 +112,10 @@ const acceptRoute = createRoute({
   path: "/v1/invitations/{invitationId}/accept",
   tags,
   summary: "Accept an invitation sent to your email, and join the organization",
-  description: "404 `invitation_not_found` when it was already answered or revoked, or is for another email.",
+  description: "404 `invitation_not_found` when it was already answered or revoked, or is for another email; 410 `invitation_expired` 7 days after it was sent (`expiresAt`).",
   security: SESSION_SECURITY,
   request: { params: InvitationParams },
-  responses: { 200: jsonResponse(AcceptResultSchema, "Joined"), ...errorResponses(401, 404) },
+  responses: { 200: jsonResponse(AcceptResultSchema, "Joined"), ...errorResponses(401, 404, 410) },
 });
 
 const declineRoute = createRoute({

@@ -17,13 +17,14 @@ export const ErrorBodySchema = z
  */
 
 /** OpenAPI response entries for the error statuses a route can return. */
-export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503)[]) {
+export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 500 | 503)[]) {
   const descriptions: Record<number, string> = {
     400: "Invalid request",
     401: "Not signed in, or the session is invalid, expired or signed out",
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
+    410: "Gone: it existed, but no longer applies (e.g. an expired invitation)",
     413: "The request body is larger than Kiln accepts",
     422: "Unprocessable",
     429: "Too many attempts; `retry-after` says when to try again",

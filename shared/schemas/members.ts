@@ -2,6 +2,14 @@ import { z } from "zod";
 import { OrgMemberRoleSchema, OrgMemberSchema, OrgSummarySchema } from "./org.js";
 import { text } from "./text.js";
 
+/** How long an invitation can be accepted. */
+export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
+
+/** When an invitation created at `createdAt` (ISO) expires (ISO). */
+export function invitationExpiresAt(createdAt: string): string {
+  return new Date(Date.parse(createdAt) + INVITATION_TTL_MS).toISOString();
+}
+
 const email = text(254).email().transform((v) => v.toLowerCase());
 
 export const CreateOrgBodySchema = z
@@ -32,6 +40,7 @@ export const InvitationSchema = z
     role: OrgMemberRoleSchema,
     invitedBy: z.string().meta({ description: "The inviting member's name" }),
     createdAt: z.string(),
+    expiresAt: z.string().meta({ description: "7 days after `createdAt`; accepting after that answers 410 `invitation_expired` (invite again)" }),
   })
   .meta({ id: "Invitation" });
 export type Invitation = z.infer<typeof InvitationSchema>;

@@ -76,7 +76,9 @@ describe("the workbench page with the GitHub App", () => {
     await page.goto(`${kiln.url}/#/orgs/${orgId}/tasks/${second.id}`);
     await page.getByRole("heading", { name: "Write more docs" }).waitFor();
     await task.getByRole("button", { name: "Open a pull request" }).click();
-    await task.getByRole("alert").filter({ hasText: "GitHub refused this installation's credentials" }).waitFor();
+    const refusal = task.getByRole("alert").filter({ hasText: "GitHub refused this installation's credentials" });
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toContain("then an owner or admin reconnects it.");
     // The connection now needs a person: the page says so, live (the org's summary carries it), in place of the button.
     await task.getByTestId("github-status").filter({ hasText: "GitHub connection: reconnect required" }).waitFor();
     expect(await task.getByRole("button", { name: "Open a pull request" }).count()).toBe(0);

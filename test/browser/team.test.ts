@@ -68,6 +68,7 @@ describe("the workbench page for a team", () => {
     // And the task list, live: Ben's has the dot on the task, Ann's does not.
     const listDot = (page: Page) => page.getByRole("navigation", { name: "All tasks" }).locator("li", { hasText: "Shared work" }).getByRole("img", { name: "unread" });
     await listDot(ben).waitFor();
+    await screenshot(ben, "team-ben-unread");
     expect(await listDot(ann).count()).toBe(0);
 
     // Ann's draft is hers: Ben opens the session and finds his own, empty box.

@@ -15,15 +15,22 @@ export function TaskList({ live, orgId, selected }: { live: OrgLive; orgId: stri
       {live.tasks.map((t) => (
         <li key={t.id} data-task-id={t.id} data-state={t.lifecycle.state} data-unread={live.unread.has(t.id) ? "true" : "false"} class={t.id === selected ? "selected" : undefined}>
           <a href={href.task(orgId, t.id)} aria-current={t.id === selected ? "page" : undefined}>
-            <span class="title">{t.title}</span>
-            {live.unread.has(t.id) && (
-              <span class="dot" role="img" aria-label="unread">
-                ●
-              </span>
-            )}
+            <span class="title">
+              {t.title}
+              {live.unread.has(t.id) && (
+                <span class="dot" role="img" aria-label="unread">
+                  ●
+                </span>
+              )}
+            </span>
             <span class="meta">
               <PhaseBadge task={t} /> <code class="branch">{t.branch}</code> <span class="muted">{repoName(t.repoId)}</span>
-              {t.pullRequest && <PullRequestBadge pr={t.pullRequest} />}
+              {t.pullRequest && (
+                <>
+                  {" "}
+                  <PullRequestBadge pr={t.pullRequest} />
+                </>
+              )}
             </span>
           </a>
         </li>
