@@ -77,8 +77,8 @@ export interface ActorServices {
 export interface WorkerIndexWriter {
   /** A new worker, before its id is given out. */
   index(workerId: string, orgId: string, createdBy: string): Promise<void>;
-  /** The worker is deleted. */
-  unindex(workerId: string): Promise<void>;
+  /** The worker is deleted (idempotent; only the org's own row). */
+  unindex(workerId: string, orgId: string): Promise<void>;
   /** The worker's view changed: the gateway's cached copy is dropped (synchronously, on every change). */
   changed(workerId: string): void;
 }

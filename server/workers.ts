@@ -73,9 +73,9 @@ export class Workers {
     await this.db.insert(workerIndex).values({ workerId, orgId, createdBy }).onConflictDoNothing();
   }
 
-  async unindex(workerId: string): Promise<void> {
+  async unindex(workerId: string, orgId: string): Promise<void> {
     this.rows.forget(workerId);
-    await this.db.delete(workerIndex).where(eq(workerIndex.workerId, workerId));
+    await this.db.delete(workerIndex).where(and(eq(workerIndex.workerId, workerId), eq(workerIndex.orgId, orgId)));
     this.rows.forget(workerId);
   }
 

@@ -20,6 +20,7 @@ import { HTTPValidationError } from "@polar-sh/sdk/models/errors/httpvalidatione
 import { ResourceNotFound } from "@polar-sh/sdk/models/errors/resourcenotfound.js";
 import { SDKError } from "@polar-sh/sdk/models/errors/sdkerror.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { until } from "./support/poll.js";
 import { startFakeDaytona, type FakeDaytona } from "./fakes/daytona.js";
 import { startFakePolar, type FakePolar } from "./fakes/polar.js";
 import { startFakeRender, type FakeRender } from "./fakes/render.js";
@@ -352,19 +353,21 @@ describe("fake Render REST API via fetch", () => {
 
     const seen: string[] = [];
     const healthSeen: number[] = [];
-    const deadline = Date.now() + 3_000;
-    let last: RenderDeploy | undefined;
-    while (Date.now() < deadline) {
-      last = await latestDeploy(api, service.id);
-      expect(last.id).toBe(deployId);
-      if (seen.at(-1) !== last.status) seen.push(last.status);
-      healthSeen.push((await fetch(`${service.serviceDetails.url}/health`)).status);
-      if (last.status === "live") break;
-      await sleep(10);
-    }
+    // Every state the deploy passes through is seen: polled every 10 ms until it is live.
+    const last = await until(
+      async () => {
+        const deploy = await latestDeploy(api, service.id);
+        expect(deploy.id).toBe(deployId);
+        if (seen.at(-1) !== deploy.status) seen.push(deploy.status);
+        healthSeen.push((await fetch(`${service.serviceDetails.url}/health`)).status);
+        return deploy;
+      },
+      (d) => d.status === "live",
+      { timeoutMs: 3_000, everyMs: 10 },
+    );
     expect(seen).toEqual(["created", "build_in_progress", "live"]);
-    expect(last!.finishedAt).not.toBeNull();
-    expect(Date.parse(last!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(last!.createdAt));
+    expect(last.finishedAt).not.toBeNull();
+    expect(Date.parse(last.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(last.createdAt));
     expect(healthSeen[0]).toBe(503);
     expect(healthSeen.at(-1)).toBe(200);
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SessionCache, type ResolvedSession } from "../server/session-cache.js";
 
 function session(token: string, userId = "u1", expiresInMs = 3_600_000): ResolvedSession {
@@ -70,8 +70,14 @@ describe("SessionCache", () => {
     const cache = new SessionCache({ ttlMs: 20, maxEntries: 10 });
     const lookup = counted(() => session("t1"));
     await cache.resolve("t1", lookup);
-    await new Promise((r) => setTimeout(r, 40));
-    await cache.resolve("t1", lookup);
+    // The clock moves past the TTL; nothing else needs to wait for it.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 40);
+      await cache.resolve("t1", lookup);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(lookup.calls).toBe(2);
   });
 });

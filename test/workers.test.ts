@@ -12,6 +12,8 @@ import { spawnKiln, startTestKiln, tempDataDir, withStartups, type TestKiln } fr
 import { until } from "./support/poll.js";
 import { replayingProxy, rivetClient } from "./support/rivet.js";
 import { keys } from "../shared/keys.js";
+import { eq } from "drizzle-orm";
+import { workerIndex } from "../server/db/schema.js";
 import { sandboxServersUnder } from "./support/processes.js";
 
 const backends = await databaseBackends();
@@ -224,6 +226,8 @@ describe.each(backends)("cloud workers on the local provisioner (%s)", (backend)
     const del = await fetch(`${kiln.url}/v1/workers/${created.worker.id}`, { method: "DELETE", headers: { authorization: `Bearer ${ann.token}` } });
     expect(del.status).toBe(204);
     await until(() => A.get(`/v1/workers/${created.worker.id}`), (r) => r.status === 404);
+    // Its authorization index row goes with it (the org removes it with the worker).
+    expect(await kiln.db.db.select().from(workerIndex).where(eq(workerIndex.workerId, created.worker.id))).toEqual([]);
     expect(existsSync(dir)).toBe(false);
     expect(sandboxServersUnder(dir)).toEqual([]);
     expect((await fetch(`${ready.body.instance?.url}/health`)).status).toBe(503);

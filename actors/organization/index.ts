@@ -433,9 +433,10 @@ export const organization = actor({
 
     /** Where a task lives (its repo), for addressing its TaskActor. */
     locateTask: async (c, taskId: string): Promise<TaskSummary> => {
-      const row = await findTask(c.db, String(taskId));
-      if (!row) throw new UserError(`No task ${String(taskId)} in this organization.`, { code: ACTOR_ERRORS.taskNotFound });
-      return rowToSummary(row);
+      // Every task route asks this first: answered from the list view, not SQL.
+      const summary = await c.vars.taskList.find(c.db, String(taskId));
+      if (!summary) throw new UserError(`No task ${String(taskId)} in this organization.`, { code: ACTOR_ERRORS.taskNotFound });
+      return summary;
     },
 
     /** Kiln-internal: a TaskActor pushes its summary here whenever it changes. */

@@ -40,6 +40,12 @@ export class TaskListView {
     return `{"tasks":[${items.join(",")}],"nextCursor":${JSON.stringify(next)}}`;
   }
 
+  /** One task's summary, from memory (the list view loads once per wake). */
+  async find(db: OrgDb, id: string): Promise<TaskSummary | undefined> {
+    await this.load(db);
+    return this.byId.get(id)?.summary;
+  }
+
   /** A row was inserted or a summary applied: the view takes it unless it holds a newer one. */
   upsert(summary: TaskSummary): void {
     if (!this.entries) {

@@ -73,6 +73,9 @@ export async function applyWorkerChange(c: OrgWorkerContext, change: WorkerChang
   const id = "view" in change ? change.view.worker.id : change.deletedId;
   const revision = "view" in change ? change.view.revision : change.revision;
   const held = own(c.state.workers, id);
+  const orgId = c.state.id ?? "";
+  // A deletion pushed again (its first push failed after the list dropped the worker) still clears the index.
+  if (!held && "deletedId" in change) return actorServices().workers.unindex(id, orgId);
   if (!held || held.revision >= revision) return;
   if ("deletedId" in change) return forget(c, id, revision);
   workersOf(c.state)[id] = change.view;
@@ -87,7 +90,7 @@ async function forget(c: OrgWorkerContext, id: string, revision: number): Promis
   services.workers.changed(id);
   c.broadcast("workerDeleted", { id, revision });
   await c.saveState({ immediate: true });
-  await services.workers.unindex(id);
+  await services.workers.unindex(id, c.state.id ?? "");
 }
 
 export function getWorker(state: OrgWorkerState, id: string): WorkerView | null {
