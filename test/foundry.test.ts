@@ -263,6 +263,8 @@ describe("repositories, tasks and history", () => {
 
     it("refuses a non-member's subscription to a task, and its direct queue commands", async () => {
       const t = await A.createTask(orgId, { repoId, prompt: "Subscribe" });
+      // The TaskActor is created behind the 202; a task route creates it at once if it is not yet.
+      expect((await A.get(`/v1/orgs/${orgId}/tasks/${t.id}`)).status).toBe(200);
       const client = rivetClient(kiln.url, ben.token);
       try {
         const key = ["org", orgId, "repo", repoId, "task", t.id];
