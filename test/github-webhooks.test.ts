@@ -296,6 +296,9 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     const stop = client.subscribeOrganization(orgId, { onOpen: () => (opened += 1), onGitHub: (g) => g && seen.push(g) });
     try {
       await until(async () => opened, (n) => n >= 1, { timeoutMs: 15_000 });
+      // A pull request opened on GitHub for a task's branch, which no webhook told Kiln about: the sync links it.
+      const task = await as(annToken).createTask(orgId, { repoId: "gh-301", prompt: "Found by the sync", branch: "found-by-sync" });
+      const pr = fake.addPull("acme/api", { title: "Found", head: "found-by-sync", base: "main", draft: false, body: null });
       const started = Date.now();
       expect((await as(annToken).post(`/v1/orgs/${orgId}/github/sync`)).status).toBe(202);
       await until(async () => seen, (s) => s.some((g) => !g.sync.running && Date.parse(g.sync.finishedAt ?? "") >= started), { timeoutMs: 15_000 });
@@ -304,9 +307,11 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
       expect(phases[0]).toBe("repositories");
       expect(phases).toContain("pull_requests");
       expect(seen.at(-1)).toMatchObject({ status: "connected", sync: { running: false, repositories: 3, members: 3, error: null } });
+      expect(seen.at(-1)!.sync.pullRequests).toBe(fake.pulls("acme/api").length);
       // And the summary a member reads says the same.
       const summary = await as(annToken).get<{ organization: OrgSummary }>(`/v1/orgs/${orgId}`);
       expect(summary.body.organization.github).toEqual(seen.at(-1));
+      await until(() => as(annToken).get<TaskView>(`/v1/orgs/${orgId}/tasks/${task.id}`), (r) => r.body.task?.pullRequest?.number === pr.number);
     } finally {
       await stop();
       await client.dispose();

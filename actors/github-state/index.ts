@@ -5,6 +5,7 @@ import { workflow } from "rivetkit/workflow";
 import type { GitHubStatus } from "../../shared/schemas/github.js";
 import { ACTOR_ERRORS, authorizeOrgChild, forbidden, internalOnly, type Caller } from "../auth.js";
 import { reportRuntimeIssue } from "../runtime-issues.js";
+import { actorLog } from "../services.js";
 import { deliveries, pulls, repos } from "./db.js";
 import { migrations } from "./migrations.js";
 import { broadcastStatus, currentStatus, githubServices, publishMembers, publishRepos } from "./publish.js";
@@ -76,7 +77,9 @@ export const githubState = actor({
       } catch (err) {
         // Not queued, so not acknowledged: GitHub's redelivery must not be taken for a duplicate.
         await c.db.delete(deliveries).where(eq(deliveries.id, delivery.id));
-        throw err;
+        actorLog().warn({ err, delivery: delivery.id, orgId: c.state.orgId }, "could not queue a GitHub delivery");
+        // The queue is full (10,000 waiting) or the actor is stopping: the sender should try again later, not see a 500.
+        throw new UserError("Kiln is behind on this organization's GitHub deliveries; redeliver this one later.", { code: "service_unavailable" });
       }
       return { duplicate: false };
     },

@@ -76,6 +76,12 @@ export async function publishMembers(c: GitHubContext): Promise<void> {
   });
 }
 
+/** The org's tasks on these (GitHub repository id, branch) pairs, by `<githubRepoId>:<branch>`. */
+export async function tasksOnBranches(c: GitHubContext, pairs: { repoId: number; branch: string }[]): Promise<Map<string, { id: string; repoId: string }>> {
+  const found = pairs.length ? await org(c).tasksOnBranches(pairs.map((p) => ({ repoId: githubRepoId(p.repoId), branch: p.branch }))) : [];
+  return new Map(found.map((t) => [`${t.repoId}:${t.branch}`, { id: t.id, repoId: t.repoId }]));
+}
+
 export async function publishRepos(c: GitHubContext, upsert: GitHubRepoRow[], hide: number[]): Promise<void> {
   if (!c.state.orgId || (!upsert.length && !hide.length)) return;
   await org(c).recordGitHubRepos({ upsert, hide });
@@ -92,15 +98,18 @@ export async function checksFor(db: GitHubDb, sha: string): Promise<PullRequestR
   return { state, total: counted.length, failed };
 }
 
-/** Pushes a pull request's state to the task on its branch, linking them the first time. */
-export async function publishPull(c: GitHubContext, repoId: number, number: number): Promise<void> {
+/**
+ * Pushes a pull request's state to the task on its branch, linking them the first time. `onBranch`:
+ * the caller already asked the org which task is on the branch (a sync's batch), null for none.
+ */
+export async function publishPull(c: GitHubContext, repoId: number, number: number, onBranch?: { id: string; repoId: string } | null): Promise<void> {
   const orgId = c.state.orgId;
   const row = (await c.db.select().from(pulls).where(and(eq(pulls.repoId, repoId), eq(pulls.number, number))).limit(1))[0];
   if (!orgId || !row) return;
   let taskId = row.taskId;
   let taskRepo = githubRepoId(repoId);
   if (!taskId) {
-    const task = await org(c).taskOnBranch(taskRepo, row.headRef);
+    const task = onBranch === undefined ? await org(c).taskOnBranch(taskRepo, row.headRef) : onBranch;
     if (!task) return;
     taskId = task.id;
     taskRepo = task.repoId;

@@ -1,9 +1,9 @@
 import { and, eq, lt } from "drizzle-orm";
-import type { GitHubRepoRow } from "../organization/github.js";
+import { githubRepoId, type GitHubRepoRow } from "../organization/github.js";
 import { isInstallationRefusal } from "./app.js";
 import { members, pulls, repos } from "./db.js";
 import { upsertPull } from "./handlers.js";
-import { broadcastStatus, githubServices, publishMembers, publishPull, publishRepos, type GitHubContext } from "./publish.js";
+import { broadcastStatus, githubServices, publishMembers, publishPull, publishRepos, tasksOnBranches, type GitHubContext } from "./publish.js";
 
 /** Repositories per page, and repositories whose open pull requests one step lists. */
 export const REPOS_PER_PAGE = 100;
@@ -92,15 +92,19 @@ export async function syncPullsBatch(c: GitHubContext, generation: number, offse
     .offset(offset);
   if (!batch.length) return null;
   const gh = await octokit(c);
+  const seen: { repoId: number; number: number; branch: string }[] = [];
   for (const repo of batch) {
     const [owner, name] = repo.fullName.split("/");
     const open = await gh.paginate(gh.rest.pulls.list, { owner: owner!, repo: name!, state: "open", per_page: 100 });
     for (const pr of open) {
       await upsertPull(c, repo.id, { ...pr, draft: pr.draft ?? false }, generation);
-      await publishPull(c, repo.id, pr.number);
+      seen.push({ repoId: repo.id, number: pr.number, branch: pr.head.ref });
     }
     c.state.sync.pullRequests += open.length;
   }
+  // One question to the org for the batch (not one per pull request): which of these branches have a task.
+  const onBranch = await tasksOnBranches(c, seen.map((p) => ({ repoId: p.repoId, branch: p.branch })));
+  for (const p of seen) await publishPull(c, p.repoId, p.number, onBranch.get(`${githubRepoId(p.repoId)}:${p.branch}`) ?? null);
   await broadcastStatus(c);
   return batch.length < PULL_REPOS_PER_STEP ? null : offset + batch.length;
 }

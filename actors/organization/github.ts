@@ -52,3 +52,14 @@ export function replaceMembers(current: Record<string, OrgMember>, next: { userI
   for (const m of next) current[m.userId] = { ...m, joinedAt: current[m.userId]?.joinedAt ?? now };
   return removed;
 }
+
+/** The tasks on any of these branches of these repositories: one query for a sync's batch of pull requests. */
+export async function tasksOnBranches(db: OrgDb, pairs: { repoId: string; branch: string }[]): Promise<{ id: string; repoId: string; branch: string }[]> {
+  if (!pairs.length) return [];
+  const wanted = new Set(pairs.map((p) => `${p.repoId}\u0000${p.branch}`));
+  const rows = await db
+    .select({ id: tasks.id, repoId: tasks.repoId, branch: tasks.branch })
+    .from(tasks)
+    .where(and(inArray(tasks.repoId, [...new Set(pairs.map((p) => p.repoId))]), inArray(tasks.branch, [...new Set(pairs.map((p) => p.branch))])));
+  return rows.filter((r) => wanted.has(`${r.repoId}\u0000${r.branch}`));
+}

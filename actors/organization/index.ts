@@ -16,7 +16,7 @@ import { sandboxProviderAllowed } from "../sandbox/index.js";
 import { ActorLock } from "../lock.js";
 import { actorLog, actorServices, type OrgInvitationRow } from "../services.js";
 import { invitationExpiresAt, type Invitation } from "../../shared/schemas/members.js";
-import { replaceMembers, taskOnBranch, upsertGitHubRepos, type GitHubRepoRow } from "./github.js";
+import { replaceMembers, taskOnBranch, tasksOnBranches, upsertGitHubRepos, type GitHubRepoRow } from "./github.js";
 import { answerInvitation, changeRole, invite, removeMemberAs, revokeInvitation } from "./members.js";
 import { repos, schema } from "./db.js";
 import { orgDeviceActions, provisionDefaultAgent, type DeviceAnnouncement, type OrgDeviceState } from "./devices.js";
@@ -318,6 +318,12 @@ export const organization = actor({
     recordGitHubRepos: async (c, change: { upsert: GitHubRepoRow[]; hide: number[] }): Promise<void> => {
       requireInternal(c.conn.state);
       await upsertGitHubRepos(c.db, change.upsert, change.hide);
+    },
+
+    /** Kiln-internal (GitHubStateActor, a sync's batch): the tasks on any of these branches. */
+    tasksOnBranches: async (c, pairs: { repoId: string; branch: string }[]): Promise<{ id: string; repoId: string; branch: string }[]> => {
+      requireInternal(c.conn.state);
+      return tasksOnBranches(c.db, Array.isArray(pairs) ? pairs.map((p) => ({ repoId: String(p.repoId), branch: String(p.branch) })) : []);
     },
 
     /** Kiln-internal (GitHubStateActor): the task on a repo's branch, to link a pull request. */

@@ -22,7 +22,7 @@ const route = createRoute({
   tags: ["github"],
   summary: "GitHub App webhooks (signed with GITHUB_WEBHOOK_SECRET)",
   description:
-    "202 once the delivery is durably recorded (processing follows); 200 `{duplicate: true}` for a delivery id seen before; 202 `{ignored: true}` for an installation Kiln does not know. 400 without `x-hub-signature-256`, `x-github-event` or `x-github-delivery`; 401 for a bad signature; 503 `github_not_configured` without the GitHub App.",
+    "202 once the delivery is durably recorded (processing follows); 200 `{duplicate: true}` for a delivery id seen before; 202 `{ignored: true}` for an installation Kiln does not know. 400 without `x-hub-signature-256`, `x-github-event` or `x-github-delivery`; 401 for a bad signature; 503 `github_not_configured` without the GitHub App, 503 `service_unavailable` when 10,000 of the organization's deliveries already wait to be processed (redeliver later).",
   request: {
     headers: z.object({ "x-hub-signature-256": header, "x-github-event": header, "x-github-delivery": header }),
   },
