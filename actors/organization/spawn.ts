@@ -23,6 +23,9 @@ export interface SpawnMessage {
  * to the repo's history, then clear the row's input. The row's input is the durable record, so a
  * message handled twice (a restart re-enqueues rows that still hold one) finds nothing to do.
  */
+/** A task whose TaskActor could not be created (or was left unstartable by a kill -9 mid-creation). */
+export const SPAWN_FAILED = "Kiln could not create this task (it may have stopped while doing so). Create the task again.";
+
 /** What spawning needs, from an action or a workflow step alike. */
 export interface SpawnContext {
   db: OrgDb;
@@ -59,10 +62,11 @@ export function spawnOnce(c: SpawnContext, taskId: string): Promise<void> {
 export async function spawnTask(loop: Loop, taskId: string): Promise<void> {
   const result = await loop.tryStep({
     name: "create-task",
-    // Right after a restart, many actors start at once and RivetKit 2.2.1 can route a send to one
-    // still starting ("Actor not ready"): give it time rather than fail an accepted task.
-    maxRetries: 5,
-    retryBackoffBase: 1000,
+    // "Actor not ready" has two causes in RivetKit 2.2.1: an actor still starting right after a
+    // restart (a retry a moment later succeeds), and one whose creation a kill -9 cut between its
+    // state file and its first KV write (it never starts). Retry briefly: the queue waits meanwhile.
+    maxRetries: 3,
+    retryBackoffBase: 500,
     catch: ["exhausted", "timeout", "critical"],
     run: () => spawnOnce(loop, taskId),
   });
@@ -76,7 +80,7 @@ export async function spawnTask(loop: Loop, taskId: string): Promise<void> {
     const summary = rowToSummary(row);
     const failed: TaskSummary = {
       ...summary,
-      lifecycle: { ...summary.lifecycle, state: "error", label: "Failed", message: "Kiln could not start this task's provisioning. Create the task again." },
+      lifecycle: { ...summary.lifecycle, state: "error", label: "Failed", message: SPAWN_FAILED },
       updatedAt: new Date().toISOString(),
       revision: nextRevision(summary.revision),
     };
