@@ -214,7 +214,7 @@ async function main(): Promise<void> {
   if (steady) {
     out.push("");
     out.push(
-      `Steady state: ${steady.requestsPerSec.toFixed(0)} polls/s asked (${steadyRate}), p50 ${steady.latencyP50Ms} ms, p99 ${steady.latencyP99Ms} ms, max ${steady.latencyMaxMs} ms, non-2xx ${steady.non2xx}, server CPU ${steady.serverCpuPct.toFixed(0)}% (${cpuPerRequest(steady)} a poll).`,
+      `Steady state: ${steady.requestsPerSec.toFixed(0)} polls/s asked (${steadyRate}), p50 ${steady.latencyP50Ms} ms, p99 ${steady.latencyP99Ms} ms, max ${steady.latencyMaxMs} ms, non-2xx ${steady.non2xx}, server CPU ${steady.serverCpuPct.toFixed(0)}% (${cpuPerRequest(steady)} a poll, counting all of the process's work in that window: actors going to sleep, \`last_seen_at\` writes).`,
     );
   }
   process.stdout.write(`${out.join("\n")}\n`);

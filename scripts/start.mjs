@@ -93,8 +93,8 @@ if (isStale()) {
   }
 }
 if (buildOnly) {
-  const { ensurePgliteTemplate } = await import(pathToFileURL(join(OUT_DIR, "pglite.js")).href);
-  await ensurePgliteTemplate();
+  const { ensurePgliteCache } = await import(pathToFileURL(join(OUT_DIR, "pglite.js")).href);
+  await ensurePgliteCache();
 } else if (bundled) {
   // Stack traces in logs name the TypeScript sources, not the bundle.
   process.setSourceMapsEnabled(true);

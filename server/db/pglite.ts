@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { constants, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { cp } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
@@ -80,21 +81,59 @@ export async function ensurePgliteTemplate(): Promise<string | null> {
   }
 }
 
+/**
+ * A second copy of the cached database, made in the background after a start that used one: the
+ * next new directory takes it with a rename (same filesystem), instead of copying 40 MB on the
+ * start's critical path (0.2 s on an idle machine, 1–3 s on a busy disk).
+ */
+function spareDir(template: string): string {
+  return `${template}.spare`;
+}
+
+function prepareSpare(template: string): Promise<void> {
+  const spare = spareDir(template);
+  if (existsSync(spare)) return Promise.resolve();
+  // Copies a killed Kiln left half done (a minute is far longer than one takes).
+  const cache = dirname(template);
+  for (const name of readdirSync(cache)) {
+    const path = join(cache, name);
+    if (name.startsWith(`${basename(spare)}.`) && name.endsWith(".tmp") && Date.now() - statSync(path).mtimeMs > 60_000) rmSync(path, { recursive: true, force: true });
+  }
+  const building = `${spare}.${randomBytes(4).toString("hex")}.tmp`;
+  return cp(template, building, { recursive: true, mode: constants.COPYFILE_FICLONE })
+    .then(() => renameSync(building, spare))
+    // Another Kiln made one first, or the cache is not writable: the next start copies.
+    .catch(() => rmSync(building, { recursive: true, force: true }));
+}
+
+/** `npm run build`: the cached database and its spare, so even the first start on a new directory copies nothing. */
+export async function ensurePgliteCache(): Promise<void> {
+  const template = await ensurePgliteTemplate();
+  if (template) await prepareSpare(template);
+}
+
 /** Opens PGlite in `dir`, seeding a new directory from the cached database when it can. */
 export async function openPglite(dir: string): Promise<PGlite> {
   if (!existsSync(dir) || readdirSync(dir).length === 0) {
     const template = await ensurePgliteTemplate();
     if (template) {
-      // Copied beside, then renamed: a start killed mid-copy leaves no half database behind.
-      const copying = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
+      rmSync(dir, { recursive: true, force: true });
       try {
-        cpSync(template, copying, { recursive: true });
-        rmSync(dir, { recursive: true, force: true });
-        renameSync(copying, dir);
+        // Atomic: of two Kilns starting at once, one gets the spare and the other copies.
+        renameSync(spareDir(template), dir);
       } catch {
-        // An unreadable cache (made by another user) only costs the initdb it would have saved.
-        rmSync(copying, { recursive: true, force: true });
+        // Copied beside, then renamed: a start killed mid-copy leaves no half database behind.
+        const copying = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
+        try {
+          // A clone where the filesystem has them (APFS, btrfs, XFS); a copy elsewhere (ext4).
+          cpSync(template, copying, { recursive: true, mode: constants.COPYFILE_FICLONE });
+          renameSync(copying, dir);
+        } catch {
+          // An unreadable cache (made by another user) only costs the initdb it would have saved.
+          rmSync(copying, { recursive: true, force: true });
+        }
       }
+      void prepareSpare(template);
     }
   }
   return PGlite.create(dir, { startParams: START_PARAMS });
