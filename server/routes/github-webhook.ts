@@ -45,6 +45,9 @@ interface Routable {
  */
 export function githubWebhookRoutes(opts: { app: GitHubAppConfig | undefined; index: GitHubIndex; client: () => KilnClient }) {
   const webhooks = opts.app ? new Webhooks({ secret: opts.app.webhookSecret }) : undefined;
+  // Deliveries for installations Kiln does not know belong to no org, so no GitHubStateActor counts
+  // them: this process does, by event, and each log line carries the running count.
+  const unknownInstallation = new Map<string, number>();
   const router = new OpenAPIHono<KilnEnv>();
   router.use(GITHUB_WEBHOOK_PATH, limitBody(MAX_PAYLOAD_BYTES));
   return router.openapi(route, async (c) => {
@@ -70,7 +73,9 @@ export function githubWebhookRoutes(opts: { app: GitHubAppConfig | undefined; in
       orgId = await opts.index.routeInstallation(installationId, account.id, account.type ?? "Organization");
     }
     if (!orgId) {
-      log.info({ event, delivery: id, installationId }, "github delivery for an unknown installation: acknowledged, ignored");
+      const key = unknownInstallation.has(event) || unknownInstallation.size < 64 ? event : "other";
+      unknownInstallation.set(key, (unknownInstallation.get(key) ?? 0) + 1);
+      log.info({ event, delivery: id, installationId, ignoredUnknownInstallation: Object.fromEntries(unknownInstallation) }, "github delivery for an unknown installation: acknowledged, ignored");
       return c.json({ accepted: true, ignored: true }, 202);
     }
     const state = opts.client().githubState.getOrCreate(keys.githubState(orgId), { params: internalParams(), createWithInput: { orgId } });
