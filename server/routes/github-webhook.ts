@@ -16,10 +16,11 @@ export const GITHUB_WEBHOOK_PATH = "/api/rivet/app/webhooks/github";
 const MAX_PAYLOAD_BYTES = 25 * 1024 * 1024 + 1024;
 
 const header = z.string().max(256).optional();
+const base = { tags: ["github"] };
 const route = createRoute({
+  ...base,
   method: "post",
   path: GITHUB_WEBHOOK_PATH,
-  tags: ["github"],
   summary: "GitHub App webhooks (signed with GITHUB_WEBHOOK_SECRET)",
   description:
     "202 once the delivery is durably recorded (processing follows); 200 `{duplicate: true}` for a delivery id seen before; 202 `{ignored: true}` for an installation Kiln does not know. 400 without `x-hub-signature-256`, `x-github-event` or `x-github-delivery`; 401 for a bad signature; 503 `github_not_configured` without the GitHub App, 503 `service_unavailable` when 10,000 of the organization's deliveries already wait to be processed (redeliver later).",
