@@ -120,6 +120,16 @@ export const MEMBER_REMOVED_REASON = "user.forbidden";
  * so the client's reconnect is refused.
  */
 export async function closeMemberConnections(orgId: string, userId: string, keep?: ClosableConn): Promise<number> {
+  // A connection authorized just before the removal may join its actor's map only after this
+  // sweep (RivetKit adds it once createConnState returns); a second sweep shortly after closes it,
+  // and by then the call that removed a member leaving through their own connection has returned.
+  setTimeout(() => sweepMemberConnections(orgId, userId).catch(() => undefined), LATE_SWEEP_MS).unref();
+  return sweepMemberConnections(orgId, userId, keep);
+}
+
+const LATE_SWEEP_MS = 1_000;
+
+async function sweepMemberConnections(orgId: string, userId: string, keep?: ClosableConn): Promise<number> {
   const actors = liveConnections.get(orgId);
   if (!actors) return 0;
   const closing: Promise<void>[] = [];

@@ -1,16 +1,10 @@
-import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { api } from "./support/api.js";
 import { deviceClient, mintDevice } from "./support/devices.js";
 import { signUp, socketTransport } from "./support/http.js";
-import { seedDataDir, spawnKiln, tempDir, tempDataDir, withStartups } from "./support/kiln.js";
+import { LIBFAKETIME, movableClock } from "./support/faketime.js";
+import { seedDataDir, spawnKiln, tempDataDir, withStartups } from "./support/kiln.js";
 import { until } from "./support/poll.js";
-
-/** libfaketime (Debian package `faketime`), preloaded directly so its clock can be moved from a file while Kiln runs. */
-const LIBFAKETIME = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1"].find((p) =>
-  existsSync(p),
-);
 
 /**
  * Tokens with `expiresInDays` stop working once that day has passed, on their next request, also
@@ -22,16 +16,8 @@ describe.skipIf(!LIBFAKETIME)("expired tokens", () => {
   it("an expired device token and an expired api token get 401 on their next request; an unexpired one goes on", { timeout: withStartups(1) }, async () => {
     const dataDir = tempDataDir();
     seedDataDir(dataDir);
-    const clock = join(tempDir("clock"), "offset");
-    writeFileSync(clock, "+0");
-    const kiln = await spawnKiln({
-      KILN_DATA_DIR: dataDir,
-      TZ: "UTC",
-      LD_PRELOAD: LIBFAKETIME!,
-      FAKETIME_TIMESTAMP_FILE: clock,
-      FAKETIME_CACHE_DURATION: "1",
-      DONT_FAKE_MONOTONIC: "1",
-    });
+    const clock = movableClock();
+    const kiln = await spawnKiln({ KILN_DATA_DIR: dataDir, TZ: "UTC", ...clock.env });
     try {
       const t = socketTransport(kiln.url);
       const user = await signUp(t);
@@ -64,12 +50,12 @@ describe.skipIf(!LIBFAKETIME)("expired tokens", () => {
       expect((await me(apiLong.token)).status).toBe(200);
 
       // Five minutes before the expiry: still good, and cached (the cache keeps a token 10 minutes).
-      writeFileSync(clock, `+${86_400 - 300}`);
+      clock.set(86_400 - 300);
       await kilnClockPast(Date.now() + 86_000_000);
       expect((await me(apiShort.token)).status).toBe(200);
       expect((await looseDevice.poll()).body.error).toBe("device_not_bound");
       // A minute after it, well within the cache's 10 minutes: refused on the next request, from the cache.
-      writeFileSync(clock, `+${86_400 + 60}`);
+      clock.set(86_400 + 60);
       await kilnClockPast(Date.now() + 86_400_000);
       const expired = await me(apiShort.token);
       expect(expired.status).toBe(401);

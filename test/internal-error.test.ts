@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bearer, signUp, socketTransport } from "./support/http.js";
+import { bearer, jsonInit, signUp, socketTransport } from "./support/http.js";
 import { startTestKiln } from "./support/kiln.js";
 import { keys } from "../shared/keys.js";
 import { rivetClient } from "./support/rivet.js";
@@ -35,20 +35,24 @@ describe("an unexpected failure", () => {
       const client = rivetClient(kiln.url);
       try {
         const u = await signUp(socketTransport(kiln.url));
-        const conn = rivetClient(kiln.url, u.token).organization.get(keys.organization(`personal-${u.user.id}`), { params: { token: u.token } }).connect();
+        const created = await fetch(`${kiln.url}/v1/orgs`, jsonInit("POST", { name: "Team" }, bearer(u.token)));
+        expect(created.status).toBe(201);
+        const { organization } = (await created.json()) as { organization: { id: string } };
+        const conn = rivetClient(kiln.url, u.token).organization.get(keys.organization(organization.id), { params: { token: u.token } }).connect();
         try {
           await conn.summary();
           // RivetKit reads NODE_ENV on each error, so the open socket sees the change.
           if (nodeEnv === undefined) delete process.env.NODE_ENV;
           else process.env.NODE_ENV = nodeEnv;
-          // With the app database closed, creating a worker fails where no code anticipates it.
+          // With the app database closed, a rename fails where no code anticipates it: pushing the
+          // org's new state into the gateway's membership index.
           await kiln.db.close();
-          const err = (await conn.createWorker({ name: "w", destination: "local", workspacePath: "/w" }).then(
+          const err = (await conn.updateProfile({ name: "Renamed" }).then(
             () => undefined,
             (e: unknown) => e,
           )) as { code?: string; message?: string; metadata?: unknown } | undefined;
           expect(err?.code).toBe("internal_error");
-          expect(JSON.stringify({ message: err?.message, metadata: err?.metadata })).not.toMatch(/insert|worker_index|params|select|\.ts:|PGlite|closed|\/tmp\/|https?:\/\//i);
+          expect(JSON.stringify({ message: err?.message, metadata: err?.metadata })).not.toMatch(/insert|update|org_membership|params|select|\.ts:|PGlite|closed|\/tmp\/|https?:\/\//i);
         } finally {
           process.env.NODE_ENV = saved;
           await conn.dispose();

@@ -16,10 +16,11 @@ export const GITHUB_WEBHOOK_PATH = "/api/rivet/app/webhooks/github";
 const MAX_PAYLOAD_BYTES = 25 * 1024 * 1024 + 1024;
 
 const header = z.string().max(256).optional();
+const base = { tags: ["github"] };
 const route = createRoute({
+  ...base,
   method: "post",
   path: GITHUB_WEBHOOK_PATH,
-  tags: ["github"],
   summary: "GitHub App webhooks (signed with GITHUB_WEBHOOK_SECRET)",
   description:
     "202 once the delivery is durably recorded (processing follows); 200 `{duplicate: true}` for a delivery id seen before; 202 `{ignored: true}` for an installation Kiln does not know. 400 without `x-hub-signature-256`, `x-github-event` or `x-github-delivery`; 401 for a bad signature; 503 `github_not_configured` without the GitHub App, 503 `service_unavailable` when 10,000 of the organization's deliveries already wait to be processed (redeliver later).",
@@ -45,6 +46,9 @@ interface Routable {
  */
 export function githubWebhookRoutes(opts: { app: GitHubAppConfig | undefined; index: GitHubIndex; client: () => KilnClient }) {
   const webhooks = opts.app ? new Webhooks({ secret: opts.app.webhookSecret }) : undefined;
+  // Deliveries for installations Kiln does not know belong to no org, so no GitHubStateActor counts
+  // them: this process does, by event, and each log line carries the running count.
+  const unknownInstallation = new Map<string, number>();
   const router = new OpenAPIHono<KilnEnv>();
   router.use(GITHUB_WEBHOOK_PATH, limitBody(MAX_PAYLOAD_BYTES));
   return router.openapi(route, async (c) => {
@@ -70,7 +74,9 @@ export function githubWebhookRoutes(opts: { app: GitHubAppConfig | undefined; in
       orgId = await opts.index.routeInstallation(installationId, account.id, account.type ?? "Organization");
     }
     if (!orgId) {
-      log.info({ event, delivery: id, installationId }, "github delivery for an unknown installation: acknowledged, ignored");
+      const key = unknownInstallation.has(event) || unknownInstallation.size < 64 ? event : "other";
+      unknownInstallation.set(key, (unknownInstallation.get(key) ?? 0) + 1);
+      log.info({ event, delivery: id, installationId, ignoredUnknownInstallation: Object.fromEntries(unknownInstallation) }, "github delivery for an unknown installation: acknowledged, ignored");
       return c.json({ accepted: true, ignored: true }, 202);
     }
     const state = opts.client().githubState.getOrCreate(keys.githubState(orgId), { params: internalParams(), createWithInput: { orgId } });

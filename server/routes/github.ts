@@ -9,46 +9,42 @@ import type { KilnClient } from "../rivet.js";
 import type { KilnEnv } from "../types.js";
 import { OrgParams, TaskParams } from "./params.js";
 
-const tags = ["github"];
+const base = { tags: ["github"], security: SESSION_SECURITY };
 const Status = jsonResponse(z.object({ github: GitHubStatusSchema }), "The organization's GitHub connection");
 
 const getStatus = createRoute({
+  ...base,
   method: "get",
   path: "/v1/orgs/{orgId}/github",
-  tags,
   summary: "The org's GitHub connection: status, installation, sync progress, pending members",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 200: Status, ...errorResponses(401, 403, 503) },
 });
 
 const sync = createRoute({
+  ...base,
   method: "post",
   path: "/v1/orgs/{orgId}/github/sync",
-  tags,
   summary: "Start a full sync of repositories, members and open pull requests (owners and admins)",
   description: "202 with the status; 409 `conflict` while a sync is queued or running, or while the installation is suspended; 409 `github_not_installed` without an installation.",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 202: Status, ...errorResponses(401, 403, 409, 503) },
 });
 
 const reconnect = createRoute({
+  ...base,
   method: "post",
   path: "/v1/orgs/{orgId}/github/reconnect",
-  tags,
   summary: "After fixing the installation on GitHub, leave `reconnect_required` and sync again (owners and admins)",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 202: Status, ...errorResponses(401, 403, 409, 503) },
 });
 
 const myGitHub = createRoute({
+  ...base,
   method: "get",
   path: "/v1/me/github",
-  tags,
   summary: "Your GitHub identity from GitHub sign-in (never the token)",
-  security: SESSION_SECURITY,
   responses: {
     200: jsonResponse(
       z.object({ github: z.object({ githubId: z.number().int().nullable(), login: z.string().nullable(), orgs: z.array(z.string()), hasToken: z.boolean(), updatedAt: z.string().nullable() }) }),
@@ -59,12 +55,11 @@ const myGitHub = createRoute({
 });
 
 const createPullRequest = createRoute({
+  ...base,
   method: "post",
   path: "/v1/orgs/{orgId}/tasks/{taskId}/pull-request",
-  tags,
   summary: "Push the task's branch and open its pull request on GitHub (an open one for the branch is linked, not duplicated)",
   description: "201 with a new pull request, 200 when one was already open; 409 `conflict` when the task is not ready or not on a GitHub repository, or the connection needs attention.",
-  security: SESSION_SECURITY,
   request: { params: TaskParams, body: jsonBody(CreatePullRequestBodySchema, false) },
   responses: {
     201: jsonResponse(z.object({ pullRequest: PullRequestRefSchema }), "Opened"),

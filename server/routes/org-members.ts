@@ -18,7 +18,7 @@ import type { KilnEnv } from "../types.js";
 import { pathId } from "../../shared/schemas/text.js";
 import { OrgParams } from "./params.js";
 
-const tags = ["members"];
+const base = { tags: ["members"], security: SESSION_SECURITY };
 const id = pathId();
 const MemberParams = z.object({ orgId: id, userId: id });
 const OrgInvitationParams = z.object({ orgId: id, invitationId: id });
@@ -26,104 +26,94 @@ const InvitationParams = z.object({ invitationId: id });
 const NoContent = { description: "Done" };
 
 const createOrg = createRoute({
+  ...base,
   method: "post",
   path: "/v1/orgs",
-  tags,
   summary: "Create a team organization, with you as its owner",
-  security: SESSION_SECURITY,
   request: { body: jsonBody(CreateOrgBodySchema) },
   responses: { 201: jsonResponse(z.object({ organization: OrgSummarySchema }), "Created"), ...errorResponses(400, 401) },
 });
 
 const listMembers = createRoute({
+  ...base,
   method: "get",
   path: "/v1/orgs/{orgId}/members",
-  tags,
   summary: "The organization's members",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 200: jsonResponse(MembersResultSchema, "Members"), ...errorResponses(401, 403) },
 });
 
 const setRole = createRoute({
+  ...base,
   method: "patch",
   path: "/v1/orgs/{orgId}/members/{userId}",
-  tags,
   summary: "Change a member's role (owners and admins; only owners grant or take `owner`)",
   description: "409 `conflict` for the last owner; 409 `personal_org` / `github_managed` where members are not managed in Kiln.",
-  security: SESSION_SECURITY,
   request: { params: MemberParams, body: jsonBody(MemberRoleBodySchema) },
   responses: { 200: jsonResponse(z.object({ organization: OrgSummarySchema }), "Updated"), ...errorResponses(400, 401, 403, 404, 409) },
 });
 
 const removeMember = createRoute({
+  ...base,
   method: "delete",
   path: "/v1/orgs/{orgId}/members/{userId}",
-  tags,
   summary: "Remove a member (owners and admins), or leave (yourself)",
   description: "The member's live subscriptions to the organization close at once and their next call is refused.",
-  security: SESSION_SECURITY,
   request: { params: MemberParams },
   responses: { 204: NoContent, ...errorResponses(401, 403, 404, 409) },
 });
 
 const listOrgInvitations = createRoute({
+  ...base,
   method: "get",
   path: "/v1/orgs/{orgId}/invitations",
-  tags,
   summary: "The organization's pending invitations",
-  security: SESSION_SECURITY,
   request: { params: OrgParams },
   responses: { 200: jsonResponse(InvitationsResultSchema, "Pending invitations"), ...errorResponses(401, 403) },
 });
 
 const inviteRoute = createRoute({
+  ...base,
   method: "post",
   path: "/v1/orgs/{orgId}/invitations",
-  tags,
   summary: "Invite someone by email (owners and admins, team organizations only)",
   description: "409 `conflict` when the email is already a member or already invited; 409 `personal_org` on a personal organization.",
-  security: SESSION_SECURITY,
   request: { params: OrgParams, body: jsonBody(InviteBodySchema) },
   responses: { 201: jsonResponse(InvitationResultSchema, "Invited"), ...errorResponses(400, 401, 403, 409) },
 });
 
 const revokeRoute = createRoute({
+  ...base,
   method: "delete",
   path: "/v1/orgs/{orgId}/invitations/{invitationId}",
-  tags,
   summary: "Revoke a pending invitation (owners and admins)",
-  security: SESSION_SECURITY,
   request: { params: OrgInvitationParams },
   responses: { 204: NoContent, ...errorResponses(401, 403, 404) },
 });
 
 const myInvitations = createRoute({
+  ...base,
   method: "get",
   path: "/v1/invitations",
-  tags,
   summary: "Invitations waiting for your email",
-  security: SESSION_SECURITY,
   responses: { 200: jsonResponse(InvitationsResultSchema, "Your pending invitations"), ...errorResponses(401) },
 });
 
 const acceptRoute = createRoute({
+  ...base,
   method: "post",
   path: "/v1/invitations/{invitationId}/accept",
-  tags,
   summary: "Accept an invitation sent to your email, and join the organization",
   description: "404 `invitation_not_found` when it was already answered or revoked, or is for another email; 410 `invitation_expired` 7 days after it was sent (`expiresAt`).",
-  security: SESSION_SECURITY,
   request: { params: InvitationParams },
   responses: { 200: jsonResponse(AcceptResultSchema, "Joined"), ...errorResponses(401, 404, 410) },
 });
 
 const declineRoute = createRoute({
+  ...base,
   method: "post",
   path: "/v1/invitations/{invitationId}/decline",
-  tags,
   summary: "Decline an invitation sent to your email",
-  security: SESSION_SECURITY,
   request: { params: InvitationParams },
   responses: { 204: NoContent, ...errorResponses(401, 404) },
 });
