@@ -195,7 +195,8 @@ export async function startBenchKiln(
 ): Promise<{ kiln: Kiln; dataDir: string; stop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
   try {
-    const config = loadConfig({ PORT: "0", KILN_DATA_DIR: dataDir, LOG_LEVEL: "silent", NODE_ENV: "test", ...env });
+    // Benchmarks sign up hundreds of users from one address: the sign-up limit would refuse them.
+    const config = loadConfig({ PORT: "0", KILN_DATA_DIR: dataDir, LOG_LEVEL: "silent", NODE_ENV: "test", KILN_AUTH_RATE_LIMIT: "off", ...env });
     const kiln = await startKiln(config, createLogger("silent"));
     let stopped: Promise<void> | undefined;
     const stop = () =>
