@@ -5,13 +5,15 @@
  *   npx tsx bench/profile-summary.ts /tmp/kiln-prof/<file>.cpuprofile
  *
  * Routes: `me`, `org`, `worker`, `task`, `tasks` (the list, BENCH_TASKS tasks, `?limit=1000`),
- * `create` (POST /tasks back to back, BENCH_TASKS of them). Knobs: BENCH_TASKS [200],
+ * `create` (POST /tasks back to back, BENCH_TASKS of them), `devices` (idle device polls,
+ * `POST /api/workers/poll`, each request the next of BENCH_DEVICES [500] registered devices, as
+ * bench/devices.ts drives them). Knobs: BENCH_TASKS [200],
  * BENCH_CONNECTIONS [10], BENCH_DURATION [10] s, BENCH_WARMUP [2] s, DATABASE_URL (PostgreSQL
  * instead of PGlite). The profile covers the whole process; setup is a small share of it, and
  * the summary can be cut to the load window with PROFILE_FROM_MS.
  */
 import { createBareRepo } from "../test/support/git-fixture.js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { envInt, makeLog, runBench, runLoad, signUp, startBenchKiln, timed, type Cleanups } from "./support.js";
@@ -62,6 +64,40 @@ async function main(): Promise<void> {
     log(`until ${Math.round(performance.now())} ms: POST /tasks p50 ${samples[Math.floor(samples.length / 2)]?.toFixed(1)} ms over ${count}`);
     if (route === "create") return;
     url = route === "task" ? `${kiln.url}/v1/orgs/${orgId}/tasks/${first}` : `${kiln.url}/v1/orgs/${orgId}/tasks?limit=1000`;
+  }
+  if (route === "devices") {
+    const count = envInt("BENCH_DEVICES", 500);
+    const devices: [string, string][] = [];
+    const tokens = [token];
+    log(`registering ${count} devices from ${Math.round(performance.now())} ms`);
+    const device = async (i: number) => {
+      // 100 devices a user, as bench/devices.ts has them.
+      if (i % 100 === 0 && i > 0) tokens.push((await signUp(kiln.url, `Profile User ${i}`)).token);
+      const userToken = tokens[tokens.length - 1]!;
+      const call = async (path: string, bearer: string, body: unknown) => {
+        const res = await fetch(`${kiln.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+        if (res.status >= 300) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+        return (await res.json()) as { worker_id: string; access_token: string };
+      };
+      const minted = await call("/v1/devices/mint-token", userToken, { platform: "macos" });
+      await call("/api/workers/poll", minted.access_token, { worker_id: minted.worker_id, platform: "macos", app_version: "1.0.0" });
+      devices.push([minted.access_token, minted.worker_id]);
+    };
+    for (let i = 0; i < count; i++) await device(i);
+    const dir = mkdtempSync(join(tmpdir(), "kiln-profile-devices-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const devicesFile = join(dir, "devices.json");
+    writeFileSync(devicesFile, JSON.stringify(devices));
+    log(`idle-poll load on ${count} devices from ${Math.round(performance.now())} ms`);
+    const result = await runLoad(`${kiln.url}/api/workers/poll`, {}, {
+      devicesFile,
+      connections: envInt("BENCH_CONNECTIONS", 50),
+      warmupSeconds: envInt("BENCH_WARMUP", 2),
+      durationSeconds: envInt("BENCH_DURATION", 10),
+    });
+    const cpuUs = ((result.serverCpuPct / 100 / result.requestsPerSec) * 1e6).toFixed(0);
+    log(`devices: ${result.requestsPerSec.toFixed(0)} polls/s, p50 ${result.latencyP50Ms} ms, non-2xx ${result.non2xx}, server CPU ${result.serverCpuPct.toFixed(0)}% (${cpuUs} µs a poll), until ${Math.round(performance.now())} ms`);
+    return;
   }
   const probe = await fetch(url, { headers });
   if (probe.status !== 200) throw new Error(`GET ${url}: ${probe.status} ${await probe.text()}`);

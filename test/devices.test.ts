@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { boardEntry, deviceSnapshot, initialDeviceState } from "../actors/device/state.js";
 import type { Device } from "../shared/schemas/device.js";
 import type { Agent, ClaimedRun, WatcherSummary } from "../shared/schemas/watcher.js";
 import { api } from "./support/api.js";
@@ -248,5 +249,16 @@ describe.each(backends)("device registration and polling (%s)", (backend) => {
     const beforeChange = await xid();
     await device.poll({ app_version: "2.1" });
     expect(await written(beforeChange)).toEqual(["device_index: 1"]);
+  });
+});
+
+describe("the device board's entries", () => {
+  it("hold plain copies, not the DeviceActor's state: the board outlives the actor, which must be free to go when it sleeps", () => {
+    const state = { ...initialDeviceState({ orgId: "o", deviceId: "dev_0000000000000000", userId: "u", platform: "macos", label: null }), registeredAt: "2026-01-01T00:00:00.000Z", announced: true };
+    state.capabilities = { "os.shell": true };
+    const entry = boardEntry(state);
+    expect(entry?.capabilities).toEqual({ "os.shell": true });
+    expect(entry?.capabilities).not.toBe(state.capabilities);
+    expect(deviceSnapshot(state).capabilities).not.toBe(state.capabilities);
   });
 });
