@@ -225,6 +225,28 @@ describe("the GitHub App: webhooks, installation, members and repositories", () 
     expect(archived.body.task.pullRequest?.state).toBe("merged");
   });
 
+  it("records the head of a task's branch from a push, and the branch's deletion; pushes to other branches change no task", async () => {
+    const annToken = await signInWithGitHub(kiln.url, ann);
+    const task = await as(annToken).createTask(orgId, { repoId: "gh-301", prompt: "Tidy up", branch: "tidy-up" });
+    const push = (branch: string, extra: Record<string, unknown>) => {
+      const p = example("push");
+      Object.assign(p, { installation: { id: INSTALLATION }, ref: `refs/heads/${branch}`, deleted: false }, extra);
+      (p.repository as { id: number }).id = 301;
+      return p;
+    };
+    const view = (done: (v: TaskView) => boolean) => until(() => as(annToken).get<TaskView>(`/v1/orgs/${orgId}/tasks/${task.id}`), (r) => r.status === 200 && done(r.body));
+    const sha = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c";
+    expect((await deliver(kiln.url, "push", push("tidy-up", { after: sha }))).status).toBe(202);
+    const pushed = await view((v) => v.task.branchHead?.sha === sha);
+    expect(pushed.body.task.branchHead).toEqual({ sha, pushedAt: "2019-05-15T15:20:41Z", pusher: "Codertocat" });
+    // A push to a branch no task is on is acknowledged and changes nothing here.
+    expect((await deliver(kiln.url, "push", push("someone-elses", { after: "1111111111111111111111111111111111111111" }))).status).toBe(202);
+    expect((await deliver(kiln.url, "push", push("tidy-up", { after: "0000000000000000000000000000000000000000", deleted: true, head_commit: null }))).status).toBe(202);
+    const deleted = await view((v) => v.task.branchHead?.sha === null);
+    expect(deleted.body.task.branchHead?.pusher).toBe("Codertocat");
+    expect(deleted.body.task.lifecycle.state).not.toBe("archived");
+  });
+
   it("opens a pull request from a task: pushes its branch, and links an open one instead of duplicating it", async () => {
     const annToken = await signInWithGitHub(kiln.url, ann);
     const task = await as(annToken).createTask(orgId, { repoId: "gh-301", prompt: "Write the docs", branch: "add-docs" });

@@ -3,7 +3,7 @@ import { keys } from "../../shared/keys.js";
 import { internalParams } from "../auth.js";
 import type { OrganizationInput } from "../organization/index.js";
 import { checks, members, pulls, repos } from "./db.js";
-import { broadcastStatus, githubServices, publishMembers, publishPull, publishPullsAt, publishRepos, type GitHubContext } from "./publish.js";
+import { broadcastStatus, githubServices, publishBranchHead, publishMembers, publishPull, publishPullsAt, publishRepos, type GitHubContext } from "./publish.js";
 import { repoRow } from "./sync.js";
 
 /** The parts of GitHub's webhook payloads Kiln reads. A payload without them fails its delivery. */
@@ -18,6 +18,9 @@ interface Payload {
   membership?: { role: string; user: Account };
   ref?: string;
   after?: string;
+  deleted?: boolean;
+  head_commit?: { timestamp?: string } | null;
+  pusher?: { name?: string };
   pull_request?: { number: number; html_url: string; title: string; state: string; merged?: boolean; merged_at?: string | null; draft?: boolean; head: { ref: string; sha: string } };
   review?: { state: string };
   check_run?: { head_sha: string; name: string; status: string; conclusion: string | null };
@@ -163,6 +166,10 @@ async function applyOrganization(c: GitHubContext, p: Payload): Promise<Delivery
   return "processed";
 }
 
+/**
+ * A push to a branch: the task on that branch records its new head (or that the branch is gone),
+ * and open pull requests from it follow their head commit (their CI state is per commit).
+ */
 async function applyPush(c: GitHubContext, p: Payload): Promise<DeliveryOutcome> {
   const branch = p.ref?.startsWith("refs/heads/") ? p.ref.slice("refs/heads/".length) : null;
   if (!branch || !p.repository || !p.after) return "ignored";
@@ -171,7 +178,12 @@ async function applyPush(c: GitHubContext, p: Payload): Promise<DeliveryOutcome>
     await c.db.update(pulls).set({ headSha: p.after }).where(and(eq(pulls.repoId, pr.repoId), eq(pulls.number, pr.number)));
     await publishPull(c, pr.repoId, pr.number);
   }
-  return open.length ? "processed" : "ignored";
+  const onTask = await publishBranchHead(c, p.repository.id, branch, {
+    sha: p.deleted ? null : p.after,
+    pushedAt: p.head_commit?.timestamp ?? new Date().toISOString(),
+    pusher: p.pusher?.name ?? null,
+  });
+  return open.length || onTask ? "processed" : "ignored";
 }
 
 async function applyPullRequest(c: GitHubContext, p: Payload): Promise<DeliveryOutcome> {

@@ -3,6 +3,7 @@ import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import type { Client } from "rivetkit";
 import type { GitHubStatus, PullRequestRef } from "../../shared/schemas/github.js";
 import { keys } from "../../shared/keys.js";
+import type { BranchHead } from "../../shared/schemas/task.js";
 import { internalParams } from "../auth.js";
 import { githubRepoId, type GitHubRepoRow } from "../organization/github.js";
 import type { Registry } from "../registry.js";
@@ -124,6 +125,15 @@ export async function publishPull(c: GitHubContext, repoId: number, number: numb
     checks: await checksFor(c.db, row.headSha),
   };
   await c.client().task.get(keys.task(orgId, taskRepo, taskId), { params: internalParams() }).recordPullRequest(ref);
+}
+
+/** A push moved `branch` of GitHub repository `repoId`: the task on it, if any, records the new head. Answers whether there was one. */
+export async function publishBranchHead(c: GitHubContext, repoId: number, branch: string, head: BranchHead): Promise<boolean> {
+  const orgId = c.state.orgId;
+  const task = orgId ? await org(c).taskOnBranch(githubRepoId(repoId), branch) : null;
+  if (!orgId || !task) return false;
+  await c.client().task.get(keys.task(orgId, task.repoId, task.id), { params: internalParams() }).recordBranchHead(head);
+  return true;
 }
 
 /** Every pull request whose head is `sha`: their CI state changed. */

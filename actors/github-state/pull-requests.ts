@@ -31,6 +31,13 @@ export async function openPullRequest(c: GitHubContext, req: OpenPullRequest): P
   const repo = (await c.db.select().from(repos).where(eq(repos.id, req.repoId)).limit(1))[0];
   if (!repo || repo.removed) throw new UserError("This repository is not in the GitHub App installation.", { code: ACTOR_ERRORS.repoNotFound });
   const task = c.client().task.get(keys.task(orgId, githubRepoId(req.repoId), req.taskId), { params: internalParams() });
+  // The token is minted here first, so a refused installation answers as one (409, reconnect)
+  // rather than as the TaskActor's failure; the push below then takes it from the cache.
+  await githubServices()
+    .app.installationToken(installation.id)
+    .catch(async (err: unknown) => {
+      throw await githubRefusal(c, err);
+    });
   const pushed = await task.pushBranch({ installationId: installation.id });
   const [owner, name] = repo.fullName.split("/") as [string, string];
   const gh = await githubServices().app.forInstallation(installation.id);

@@ -1,7 +1,7 @@
 import { actor, event, queue, UserError } from "rivetkit";
 import { workflow } from "rivetkit/workflow";
 import { isValidBranchName } from "../../shared/branch.js";
-import { SessionIdSchema, type TaskDetail, type TaskView, type Workbench } from "../../shared/schemas/task.js";
+import { SessionIdSchema, type BranchHead, type TaskDetail, type TaskView, type Workbench } from "../../shared/schemas/task.js";
 import { ACTOR_ERRORS, authorizeOrgChild, internalOnly, type Caller } from "../auth.js";
 import type { Registry } from "../registry.js";
 import { lockVars } from "../lock.js";
@@ -150,6 +150,19 @@ export const task = actor({
         const reason = `Pull request #${pr.number} ${pr.state === "merged" ? "merged" : "closed without merging"}`;
         await c.queue.send("commands", { type: "archive", by: null, reason });
       }
+    },
+
+    /**
+     * Kiln-internal (GitHubStateActor): a push moved (or deleted) the branch on GitHub. Deliveries
+     * are processed in order per org, so the last one applied is the newest push.
+     */
+    recordBranchHead: async (c, head: BranchHead): Promise<void> => {
+      if (!c.conn.state.internal) throw new UserError("This action is internal to Kiln.", { code: ACTOR_ERRORS.forbidden });
+      if (c.state.branchHead?.sha === head.sha && c.state.branchHead.pushedAt === head.pushedAt) return;
+      c.state.branchHead = { sha: head.sha, pushedAt: head.pushedAt, pusher: head.pusher };
+      // Saved before answering: the GitHubStateActor marks the delivery processed once this returns.
+      await c.saveState({ immediate: true });
+      await publishTask(c);
     },
 
     /**

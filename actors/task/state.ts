@@ -1,5 +1,5 @@
 import type { PullRequestRef } from "../../shared/schemas/github.js";
-import type { DiffSummary, TaskDetail, TaskLifecycle, TaskPhase, TaskSessionRef, TaskSummary, TaskView, Workbench } from "../../shared/schemas/task.js";
+import type { BranchHead, DiffSummary, TaskDetail, TaskLifecycle, TaskPhase, TaskSessionRef, TaskSummary, TaskView, Workbench } from "../../shared/schemas/task.js";
 import type { SandboxRef } from "../sandbox/provider.js";
 
 /** Given by the OrganizationActor when it creates the task; clients never create tasks directly. */
@@ -36,6 +36,8 @@ export interface TaskState extends Omit<TaskInput, "orgId" | "createdAt"> {
   diff: DiffSummary | null;
   /** The branch's pull request, pushed by the org's GitHubStateActor (absent in older state). */
   pullRequest?: PullRequestRef | null;
+  /** The branch's head on GitHub, from push webhooks (absent in older state and off GitHub). */
+  branchHead?: BranchHead | null;
   /** The unread set last pushed to the organization (`actors/task/unread.ts`); absent until the first. */
   unreadPushed?: { users: string[]; revision: number; failed?: boolean };
   /** Of the task's summary and detail (`actors/revision.ts`), bumped by every publish; absent in older state. */
@@ -106,6 +108,7 @@ export function taskDetail(s: TaskState): TaskDetail {
     activeSessionId: s.activeSessionId,
     sessions: s.sessions.map((x) => ({ ...x })),
     diff: s.diff,
+    branchHead: s.branchHead ?? null,
   };
 }
 

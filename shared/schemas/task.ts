@@ -126,6 +126,16 @@ export const TaskSessionRefSchema = z
   .meta({ id: "TaskSessionRef" });
 export type TaskSessionRef = z.infer<typeof TaskSessionRefSchema>;
 
+/** The task branch's head on GitHub, from the last `push` webhook for it. */
+export const BranchHeadSchema = z
+  .object({
+    sha: z.string().nullable().meta({ description: "The commit the branch points at on GitHub; null once the branch was deleted there" }),
+    pushedAt: z.string(),
+    pusher: z.string().nullable(),
+  })
+  .meta({ id: "BranchHead" });
+export type BranchHead = z.infer<typeof BranchHeadSchema>;
+
 export const TaskDetailSchema = TaskSummarySchema.extend({
   orgId: z.string(),
   prompt: z.string(),
@@ -134,6 +144,7 @@ export const TaskDetailSchema = TaskSummarySchema.extend({
   activeSessionId: z.string().nullable(),
   sessions: z.array(TaskSessionRefSchema),
   diff: DiffSummarySchema.nullable().meta({ description: "What the branch changed since provisioning; refreshed when a turn ends" }),
+  branchHead: BranchHeadSchema.nullable().optional().meta({ description: "On GitHub repositories: the branch's head on GitHub, updated by push webhooks" }),
 }).meta({ id: "TaskDetail" });
 export type TaskDetail = z.infer<typeof TaskDetailSchema>;
 

@@ -80,6 +80,12 @@ function TaskHeader(props: { client: KilnClient; orgId: string; task: TaskDetail
             <PullRequestBadge pr={task.pullRequest} />
           </a>
         )}
+        {task.branchHead && (
+          <span class="muted" data-testid="branch-head">
+            {task.branchHead.sha ? `on GitHub at ${task.branchHead.sha.slice(0, 7)}` : "deleted on GitHub"}
+            {task.branchHead.pusher ? ` by ${task.branchHead.pusher}` : ""}
+          </span>
+        )}
       </p>
       {task.lifecycle.message && (
         <p class="error" role="alert">
