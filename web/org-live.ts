@@ -1,7 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { KilnClient } from "../shared/client.js";
 import type { OrgSummary } from "../shared/schemas/org.js";
-import type { Repo, RuntimeIssue, TaskSummary } from "../shared/schemas/task.js";
+import type { Repo, RuntimeIssue, TaskPage, TaskSummary } from "../shared/schemas/task.js";
 import type { WorkerView } from "../shared/schemas/worker.js";
 import { errorMessage } from "./errors.js";
 
@@ -20,9 +20,16 @@ export interface OrgState {
   repos: Repo[];
   /** Task ids this user has something unread on (their own marks only). */
   unread: ReadonlySet<string>;
+  /** Where the next page of older tasks starts; null when every task is shown. */
+  nextCursor: string | null;
+  /** Older pages were loaded: a re-read of the first page leaves `nextCursor` where they ended. */
+  olderLoaded: boolean;
 }
 
-const EMPTY: OrgState = { online: false, loaded: false, error: null, org: null, tasks: [], issues: [], workers: [], repos: [], unread: new Set() };
+const EMPTY: OrgState = { online: false, loaded: false, error: null, org: null, tasks: [], issues: [], workers: [], repos: [], unread: new Set(), nextCursor: null, olderLoaded: false };
+
+/** Tasks per page: the first page is read on every (re)connect, older ones when asked for. */
+const PAGE = 200;
 
 const byNewest = (a: TaskSummary, b: TaskSummary) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 
@@ -41,10 +48,15 @@ export interface OrgLive extends OrgState {
   putWorker(view: WorkerView): void;
   dropWorker(id: string): void;
   setIssues(issues: RuntimeIssue[]): void;
+  /** Reads the next page of older tasks; they stay live through the same subscription. */
+  loadOlder(): Promise<void>;
 }
 
 export function useOrgLive(client: KilnClient, orgId: string): OrgLive {
   const [state, setState] = useState<OrgState>(EMPTY);
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  const loadOlderRef = useRef<() => Promise<void>>(async () => undefined);
   useEffect(() => {
     setState(EMPTY);
     let stopped = false;
@@ -57,26 +69,34 @@ export function useOrgLive(client: KilnClient, orgId: string): OrgLive {
     // answered after a newer event must not undo it.
     let clock = 0;
     const markedAt = new Map<string, number>();
+    /** Merges one page into the list: a task's newer event beats an older read, and unread marks likewise. */
+    const merge = (s: OrgState, page: TaskPage, startedAt: number): Partial<OrgState> => {
+      const fresh = new Map<string, TaskSummary>(s.tasks.map((t) => [t.id, t]));
+      for (const { unread: _unread, ...t } of page.tasks) {
+        const known = fresh.get(t.id);
+        if (!known || known.updatedAt <= t.updatedAt) fresh.set(t.id, t);
+      }
+      const unread = new Set(s.unread);
+      for (const t of page.tasks) {
+        if ((markedAt.get(t.id) ?? 0) > startedAt) continue;
+        if (t.unread) unread.add(t.id);
+        else unread.delete(t.id);
+      }
+      return { tasks: [...fresh.values()].sort(byNewest), unread };
+    };
+    loadOlderRef.current = async () => {
+      const cursor = stateRef.current.nextCursor;
+      if (!cursor || stopped) return;
+      const startedAt = ++clock;
+      const page = await client.listTasks(orgId, { limit: PAGE, cursor });
+      patch((s) => ({ ...merge(s, page, startedAt), nextCursor: page.nextCursor, olderLoaded: true }));
+    };
     // Each part renders as it arrives: the task list does not wait for the slowest read.
     const read = () => {
       const startedAt = ++clock;
-      client.listTasks(orgId, { limit: 200 }).then(
-        (page) =>
-          patch((s) => {
-            // An event that arrived during the read is newer than the page it read.
-            const fresh = new Map<string, TaskSummary>(page.tasks.map(({ unread: _unread, ...t }) => [t.id, t]));
-            for (const t of s.tasks) {
-              const r = fresh.get(t.id);
-              if (!r || t.updatedAt > r.updatedAt) fresh.set(t.id, t);
-            }
-            const unread = new Set(s.unread);
-            for (const t of page.tasks) {
-              if ((markedAt.get(t.id) ?? 0) > startedAt) continue;
-              if (t.unread) unread.add(t.id);
-              else unread.delete(t.id);
-            }
-            return { loaded: true, tasks: [...fresh.values()].sort(byNewest), unread };
-          }),
+      client.listTasks(orgId, { limit: PAGE }).then(
+        // An event that arrived during the read is newer than the page it read.
+        (page) => patch((s) => ({ ...merge(s, page, startedAt), loaded: true, nextCursor: s.olderLoaded ? s.nextCursor : page.nextCursor })),
         fail,
       );
       client.getOrg(orgId).then((org) => patch(() => ({ org, error: null })), fail);
@@ -135,5 +155,6 @@ export function useOrgLive(client: KilnClient, orgId: string): OrgLive {
     putWorker: (view) => setState((s) => ({ ...s, workers: upsert(s.workers, view, (w) => w.worker.id === view.worker.id) })),
     dropWorker: (id) => setState((s) => ({ ...s, workers: s.workers.filter((w) => w.worker.id !== id) })),
     setIssues: (issues) => setState((s) => ({ ...s, issues })),
+    loadOlder: () => loadOlderRef.current(),
   };
 }

@@ -11,6 +11,28 @@ export function TaskList({ live, orgId, selected }: { live: OrgLive; orgId: stri
   if (!live.loaded) return <p class="muted">Loading tasks…</p>;
   if (!live.tasks.length) return <p class="muted">No tasks yet. Create one from a prompt.</p>;
   return (
+    <>
+      <TaskItems live={live} orgId={orgId} selected={selected} repoName={repoName} />
+      {live.nextCursor && <OlderTasks live={live} />}
+    </>
+  );
+}
+
+/** Older tasks, a page at a time: the first page is what every (re)connect reads. */
+function OlderTasks({ live }: { live: OrgLive }) {
+  const older = useAction(() => live.loadOlder());
+  return (
+    <div class="older">
+      <button type="button" onClick={() => void older.run()} disabled={older.busy}>
+        Show older tasks
+      </button>
+      <ErrorText error={older.error} />
+    </div>
+  );
+}
+
+function TaskItems({ live, orgId, selected, repoName }: { live: OrgLive; orgId: string; selected?: string; repoName(id: string): string }) {
+  return (
     <ul class="tasks" aria-label="Tasks">
       {live.tasks.map((t) => (
         <li key={t.id} data-task-id={t.id} data-state={t.lifecycle.state} data-unread={live.unread.has(t.id) ? "true" : "false"} class={t.id === selected ? "selected" : undefined}>
