@@ -86,6 +86,11 @@ export class Organizations {
     );
   }
 
+  /** Whether the user belongs to the org, when the cache knows the user's memberships; undefined when `isMember` must ask. */
+  isMemberCached(orgId: string, userId: string): boolean | undefined {
+    return this.cache.peek(userId)?.some((o) => o.id === orgId);
+  }
+
   async isMember(orgId: string, userId: string): Promise<boolean> {
     return (await this.listForUser(userId)).some((o) => o.id === orgId);
   }

@@ -133,6 +133,23 @@ export class PersonalTokens {
     this.forget(rows.map((r) => r.id));
   }
 
+  /**
+   * `resolve` answered from memory alone: the binding or null when the token and its user's
+   * memberships are cached, undefined when `resolve` must ask the database. An idle device poll
+   * takes this path, with no promise.
+   */
+  resolveCached(token: string): TokenBinding | null | undefined {
+    if (!isPersonalAccessToken(token) || token.length > 200) return null;
+    const hit = this.cache.get(hashToken(token));
+    const now = Date.now();
+    if (!hit || hit.until <= now) return undefined;
+    const binding = hit.binding;
+    if (binding.expiresAt && binding.expiresAt.getTime() <= now) return null;
+    if (!binding.orgId) return binding;
+    const member = this.orgs.isMemberCached(binding.orgId, binding.user.id);
+    return member === undefined ? undefined : member ? binding : null;
+  }
+
   /** The binding of a live token, or null for an unknown, revoked or expired one. */
   async resolve(token: string): Promise<TokenBinding | null> {
     if (!isPersonalAccessToken(token) || token.length > 200) return null;

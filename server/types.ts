@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import type { RequestLog } from "./middleware/request-context.js";
 
 export interface SessionUser {
   id: string;
@@ -15,7 +15,7 @@ export interface SessionInfo {
 export interface KilnEnv {
   Variables: {
     requestId: string;
-    log: Logger;
+    log: RequestLog;
     user: SessionUser;
     session: SessionInfo;
     /** Set by requireOrgMember once the caller is known to belong to it. */

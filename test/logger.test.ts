@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { RequestLog } from "../server/middleware/request-context.js";
 import { createLogger } from "../shared/logger.js";
 
 function capture() {
@@ -29,5 +30,17 @@ describe("the logger", () => {
     log.error({ msg: "action error", actionName: "summary" });
     log.error({ msg: "internal error" });
     expect(lines.map((l) => l.msg)).toEqual(["internal error"]);
+  });
+
+  it("gives a request's lines its request id (the child logger is made on the first line)", () => {
+    const { lines, stream } = capture();
+    const log = new RequestLog(createLogger("info", stream), "req-42");
+    log.debug({ a: 1 }, "below the level");
+    log.info({ token: "t0ken" }, "hello");
+    log.error({ status: 500 }, "failed");
+    expect(lines).toEqual([
+      expect.objectContaining({ msg: "hello", requestId: "req-42", token: "[redacted]" }),
+      expect.objectContaining({ msg: "failed", requestId: "req-42", status: 500 }),
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import { ForbiddenError, KilnError, UnauthorizedError } from "../../shared/errors.js";
 import { keys } from "../../shared/keys.js";
 import { errorResponses, jsonBody, jsonResponse } from "../../shared/schemas/common.js";
@@ -23,14 +23,21 @@ const base = { tags: ["device workers"], security: DEVICE_SECURITY };
 
 /** `/api/workers/*` takes only a live personal access token with the `device_worker:run` scope. */
 export function requireDeviceToken(tokens: PersonalTokens): MiddlewareHandler<WorkerEnv> {
-  return async (c, next) => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    const binding = bearer ? await tokens.resolve(bearer) : null;
+  const admit = (c: Context<WorkerEnv>, next: Next, binding: TokenBinding | null) => {
     if (!binding) throw new UnauthorizedError("Send a device token (`kiln_pat_…`) as Authorization: Bearer; this one is unknown, revoked or expired.");
     if (!binding.scopes.includes("device_worker:run")) throw new KilnError("insufficient_scope", "This token lacks the `device_worker:run` scope.");
     c.set("binding", binding);
     c.set("user", binding.user);
-    await next();
+    return next();
+  };
+  // Not an async function: a token known in memory (every idle poll's) is checked without a
+  // promise; each one costs Node's promise hooks here, since better-auth uses AsyncLocalStorage.
+  return (c, next) => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (!bearer) return admit(c, next, null);
+    const cached = tokens.resolveCached(bearer);
+    if (cached !== undefined) return admit(c, next, cached);
+    return tokens.resolve(bearer).then((binding) => admit(c, next, binding));
   };
 }
 
@@ -98,7 +105,8 @@ export function workerApiRoutes(tokens: PersonalTokens, devices: Devices, client
   const app = new OpenAPIHono<WorkerEnv>();
   app.use("/api/workers/*", requireDeviceToken(tokens));
   return app
-    .openapi(poll, async (c) => {
+    // Not async: the idle answer is made without a promise (see requireDeviceToken).
+    .openapi(poll, (c) => {
       const body = c.req.valid("json");
       const binding = c.get("binding");
       const { deviceId, orgId } = boundDevice(binding, body.worker_id);
@@ -107,8 +115,10 @@ export function workerApiRoutes(tokens: PersonalTokens, devices: Devices, client
       devices.polled(deviceId);
       // Nothing offered and nothing to record: answered from memory, the DeviceActor is not called (and may sleep).
       if (devices.board.idle(deviceId, update)) return c.json(IDLE_BODY, 200);
-      const result = await devices.deviceHandle(orgId, deviceId).poll(update);
-      return c.json(result.kind === "run" ? result.run : { next_poll_seconds: result.next_poll_seconds }, 200);
+      return (async () => {
+        const result = await devices.deviceHandle(orgId, deviceId).poll(update);
+        return c.json(result.kind === "run" ? result.run : { next_poll_seconds: result.next_poll_seconds }, 200);
+      })();
     })
     .openapi(heartbeat, async (c) => {
       const body = c.req.valid("json");
