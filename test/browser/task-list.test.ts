@@ -6,8 +6,8 @@ import { makeBareRepo } from "../support/git.js";
 import { signUp, socketTransport } from "../support/http.js";
 import { startTestKiln, type TestKiln } from "../support/kiln.js";
 
-/** More tasks than one page: the list reads the newest 200 and offers the older ones on request. */
-describe("the workbench page's task list past one page", () => {
+/** The task list past one page, and the page driven by the keyboard alone (local-git sandboxes: cheap). */
+describe("the workbench page's task list", () => {
   let browser: Browser;
   let kiln: TestKiln;
 
@@ -50,6 +50,45 @@ describe("the workbench page's task list past one page", () => {
     expect((await A.patch(`/v1/orgs/${orgId}/tasks/${oldest}`, { title: "The oldest, renamed" })).status).toBe(200);
     await page.locator(`[aria-label="Tasks"] li[data-task-id="${oldest}"]`).getByText("The oldest, renamed").waitFor();
     await screenshot(page, "task-list-older-pages");
+    await context.close();
+  });
+
+  it("works with the keyboard alone: Tab reaches the new-task form, Enter creates the task and opens it", { timeout: 120_000 }, async () => {
+    const t = socketTransport(kiln.url);
+    const user = await signUp(t);
+    const orgId = `personal-${user.user.id}`;
+    await api(t, user.token).addRepo(orgId, makeBareRepo("keyboard"));
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.addInitScript((token) => localStorage.setItem("kiln.session-token", token), user.token);
+    const page = await context.newPage();
+    await page.goto(`${kiln.url}/#/orgs/${orgId}`);
+    await page.getByRole("form", { name: "New task" }).getByRole("combobox").getByText("keyboard").waitFor({ state: "attached" });
+    // Tab from the top of the page until the prompt has focus: every stop on the way is named.
+    const unnamed: string[] = [];
+    let onPrompt = false;
+    for (let i = 0; i < 80 && !onPrompt; i++) {
+      await page.keyboard.press("Tab");
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        if (!el || el === document.body) return null;
+        const label = el.getAttribute("aria-label") ?? (el as HTMLInputElement).labels?.[0]?.textContent ?? el.textContent ?? "";
+        return { tag: el.tagName, label: label.trim(), prompt: el.closest("form[aria-label='New task']") !== null && el.tagName === "TEXTAREA" };
+      });
+      if (focused && !focused.label) unnamed.push(focused.tag);
+      onPrompt = focused?.prompt ?? false;
+    }
+    expect(onPrompt).toBe(true);
+    expect(unnamed).toEqual([]);
+    await page.keyboard.type("Typed without a mouse");
+    // Tab on to the form's button and press it.
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press("Tab");
+      if (await page.evaluate(() => document.activeElement?.textContent === "Create task")) break;
+    }
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Typed without a mouse" }).waitFor();
+    await page.locator('[aria-label="Tasks"] li', { hasText: "Typed without a mouse" }).waitFor();
+    await screenshot(page, "keyboard-new-task");
     await context.close();
   });
 });
