@@ -49,6 +49,8 @@ const cpuPerRequest = (r: { serverCpuPct: number; requestsPerSec: number }) => (
 const log = makeLog("devices");
 const cleanups: Cleanups = [];
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+/** RSS and V8's used heap (not collected first: the heap figure includes garbage not yet collected). */
+const mem = (m: NodeJS.MemoryUsage) => [mb(m.rss), mb(m.heapUsed)];
 
 /** A POST; a connection the server closed as it was reused (keep-alive race) is tried again, up to 3 times. */
 async function post<T>(url: string, token: string, body?: unknown, attempt = 1): Promise<{ status: number; body: T }> {
@@ -82,10 +84,10 @@ async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Pr
 
 async function main(): Promise<void> {
   log(`machine: ${machineDescription()}`);
-  const rss0 = process.memoryUsage().rss;
+  const rss0 = process.memoryUsage();
   const { kiln, dataDir } = await startBenchKiln(cleanups);
   const base = kiln.url;
-  const rssStarted = process.memoryUsage().rss;
+  const rssStarted = process.memoryUsage();
 
   const users: { token: string; userId: string }[] = [];
   for (let i = 0; i < Math.ceil(DEVICES / PER_USER); i++) users.push(await signUp(base, `User ${i}`, "dev"));
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
   log(`${DEVICES} devices registered in ${registerSeconds.toFixed(0)} s (load average ${load()})`);
   const devicesFile = join(dataDir, "bench-devices.json");
   writeFileSync(devicesFile, JSON.stringify(devices));
-  const rssRegistered = process.memoryUsage().rss;
+  const rssRegistered = process.memoryUsage();
 
   // Steady state: a Mac app polls every `next_poll_seconds`. Touch every device once right before
   // the load, as its own poll would have (each is then on the device board; its actor may sleep).
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
   const knobs = { connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION };
   const loadBefore = load();
   const kilnLoad = await runLoad(`${base}/api/workers/poll`, {}, { devicesFile, ...knobs });
-  const rssPolled = process.memoryUsage().rss;
+  const rssPolled = process.memoryUsage();
   log(`idle-poll load done at ${Math.round(performance.now())} ms: ${kilnLoad.requestsPerSec.toFixed(0)} req/s`);
 
   // Baseline: bare Hono, same route and method, a Bearer check, the same idle body.
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
   const steadyRate = Math.max(1, Math.round(DEVICES / NEXT_POLL_SECONDS));
   log(`steady state: ${steadyRate} polls/s for ${STEADY} s`);
   const steady = STEADY > 0 ? await runLoad(`${base}/api/workers/poll`, {}, { devicesFile, connections: CONNECTIONS, overallRate: steadyRate, warmupSeconds: 0, durationSeconds: STEADY }) : null;
-  const rssSteady = process.memoryUsage().rss;
+  const rssSteady = process.memoryUsage();
   const loadAfter = load();
 
   const out: string[] = [];
@@ -201,13 +203,13 @@ async function main(): Promise<void> {
   out.push("");
   out.push(
     table(
-      ["When", "RSS"],
+      ["When", "RSS", "V8 heap used"],
       [
-        ["before Kiln started", mb(rss0)],
-        ["Kiln started", mb(rssStarted)],
-        [`${DEVICES} devices minted and registered`, mb(rssRegistered)],
-        ["after the idle-poll load (every device polled)", mb(rssPolled)],
-        ...(steady ? [[`after ${STEADY} s of every device polling every ${NEXT_POLL_SECONDS} s (steady state; DeviceActors asleep)`, mb(rssSteady)]] : []),
+        ["before Kiln started", ...mem(rss0)],
+        ["Kiln started", ...mem(rssStarted)],
+        [`${DEVICES} devices minted and registered`, ...mem(rssRegistered)],
+        ["after the idle-poll load (every device polled)", ...mem(rssPolled)],
+        ...(steady ? [[`after ${STEADY} s of every device polling every ${NEXT_POLL_SECONDS} s (steady state; DeviceActors asleep)`, ...mem(rssSteady)]] : []),
       ],
     ),
   );
