@@ -12,6 +12,7 @@ import { reclaimHostSandboxes, stopHostSandboxes } from "../actors/runtime.js";
 import type { ActorServices } from "../actors/services.js";
 import { InvalidRequestError } from "../shared/errors.js";
 import { createAuth, type KilnAuth } from "./auth.js";
+import { removeHalfCreatedActors } from "./actor-repair.js";
 import type { KilnConfig } from "./config.js";
 import { lockDataDir, resolveAuthSecret } from "./data-dir.js";
 import { openAppDatabase, type AppDatabase } from "./db/index.js";
@@ -195,6 +196,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Kil
     if (stoppedSandboxes.length) {
       logger.warn({ stopped: stoppedSandboxes.length }, "stopped sandbox servers left running by an earlier Kiln; they restart when next used");
     }
+    if (!config.rivet) removeHalfCreatedActors(join(config.dataDir, "actors"), logger);
     const rivet = startRivet(config, services, logger);
     cleanup.unshift(() => stopHostSandboxes());
     client = rivet.client;
