@@ -22,9 +22,6 @@ import {
 
 export { NEXT_POLL_SECONDS };
 
-/** How long a DeviceActor stays awake after its last call. */
-export const DEVICE_SLEEP_TIMEOUT_MS = 5_000;
-
 export type PollResult = { kind: "idle"; next_poll_seconds: number } | { kind: "run"; run: ClaimedRun };
 
 function requireInternal(caller: Caller): void {
@@ -55,11 +52,6 @@ export const device = actor({
   createState: (_c, input: DeviceInput | undefined): DeviceState => initialDeviceState(input),
   createConnState: (c, params: unknown): Promise<Caller> => authorizeOrgChild(c.state.orgId, params, c),
   createVars: (): { lock: ActorLock } => ({ lock: new ActorLock() }),
-  // Idle polls never reach the actor (the board answers them), so an awake DeviceActor is one just
-  // minted, polled with a change, offered or withdrawn a run: 5 s instead of RivetKit's 30 s keeps
-  // fewer of them open at once. Each holds ~200 KB of native memory (its SQLite connection) that
-  // glibc keeps after the actor sleeps, so a registration burst's high-water mark is what stays.
-  options: { sleepTimeout: DEVICE_SLEEP_TIMEOUT_MS },
   actions: {
     view: (c): Device => deviceView(deviceSnapshot(c.state), actorServices().devices.lastSeen(c.state.deviceId), c.state.createdAt),
 
