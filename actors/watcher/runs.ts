@@ -122,11 +122,25 @@ export async function offer(c: WatcherCtx, run: RunRecord): Promise<void> {
   try {
     await deviceHandle(c, run.deviceWorkerId).offer({ runId: run.id, watcherId: c.state.watcherId });
   } catch (err) {
-    // The device is gone (deleted): nobody will claim this run.
-    actorLog().warn({ err, runId: run.id }, "could not offer a run to its device; cancelling it");
-    finish(run, "cancelled", { error: "The device is no longer registered." });
+    if (deviceGone(err)) {
+      // Deleted: nobody will claim this run.
+      actorLog().warn({ runId: run.id }, "the run's device is no longer registered; cancelling the run");
+      finish(run, "cancelled", { error: "The device is no longer registered." });
+      await c.save();
+      return;
+    }
+    // Anything else (the DeviceActor starting or going to sleep, a restart in progress) passes:
+    // the run stays pending and is offered again shortly, never lost to a transient failure.
+    actorLog().warn({ err, runId: run.id }, "could not offer a run to its device; offering it again shortly");
+    await c.schedule.at(Date.now() + REDELIVER_MS, "redeliver", run.id);
     await c.save();
   }
+}
+
+/** The DeviceActor's own answer for a deleted device, or RivetKit's for an actor that does not exist. */
+function deviceGone(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "device_not_found" || code === "not_found";
 }
 
 function finish(run: RunRecord, status: RunStatus, result: { output?: string | null; error?: string | null; durationMs?: number | null; exitCode?: number | null } = {}): void {
