@@ -5,6 +5,8 @@ import { launchChromium, screenshot } from "../support/browser.js";
 import { makeBareRepo } from "../support/git.js";
 import { signUp, socketTransport } from "../support/http.js";
 import { startTestKiln, type TestKiln } from "../support/kiln.js";
+import { until } from "../support/poll.js";
+import type { TaskSummary } from "../../shared/schemas/task.js";
 
 /** The task list past one page, and the page driven by the keyboard alone (local-git sandboxes: cheap). */
 describe("the workbench page's task list", () => {
@@ -32,6 +34,12 @@ describe("the workbench page's task list", () => {
       created.push(...batch.map((x) => x.id));
     }
     const oldest = created[0]!;
+    // Provisioned first: an event for a task still provisioning would add it to the page by itself.
+    await until(
+      () => A.get<{ tasks: TaskSummary[] }>(`/v1/orgs/${orgId}/tasks?limit=1000`),
+      (r) => r.status === 200 && r.body.tasks.length === 205 && r.body.tasks.every((x) => x.lifecycle.state === "ready"),
+      { timeoutMs: 120_000, everyMs: 250 },
+    );
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await context.addInitScript((token) => localStorage.setItem("kiln.session-token", token), user.token);
